@@ -1,0 +1,163 @@
+"""The ``dcsim`` command line: parses options, calls the library, prints results.
+
+Exit codes: 0 ok, 1 runtime error, 2 bad input (never a traceback for bad input).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from simulator.analytic import analytic_for
+from simulator.config import Scenario
+from simulator.loader import ScenarioError, load_scenario, resolved_dict
+from simulator.output import build_summary, metadata, read_timeline, write_run
+from simulator.report import progress_bar, render_run_table
+
+app = typer.Typer(
+    name="dcsim",
+    help="Data-center scenario simulator for GPU training clusters.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _bad_input(problems: list[str]) -> typer.Exit:
+    for line in problems:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _load(path: Path, sets: list[str] | None) -> Scenario:
+    try:
+        return load_scenario(path, sets or [])
+    except ScenarioError as exc:
+        raise _bad_input(exc.problems) from None
+
+
+Replications = Annotated[int | None, typer.Option("-r", "--replications", min=1,
+                                                  help="replications (default: run.replications)")]
+Seed = Annotated[int | None, typer.Option("--seed", min=0, help="root seed (default: run.seed)")]
+Output = Annotated[Path | None, typer.Option("-o", "--output",
+                                             help="output folder (default: results/<name>/)")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="override a key: key.path=value")]
+Jobs = Annotated[int, typer.Option("-j", "--jobs", min=1, help="local worker processes")]
+NoPlots = Annotated[bool, typer.Option("--no-plots", help="skip the PNG plots")]
+Fmt = Annotated[Format, typer.Option("--format", help="print a table or JSON")]
+
+
+@app.command()
+def run(
+    scenario_file: Annotated[Path, typer.Argument(metavar="SCENARIO.yaml")],
+    replications: Replications = None,
+    seed: Seed = None,
+    output: Output = None,
+    set_: Sets = None,
+    jobs: Jobs = 1,
+    no_plots: NoPlots = False,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Run a scenario's replications; print simulated vs analytic, write the result folder."""
+    from simulator.runner import run_replications
+
+    scenario = _load(scenario_file, set_)
+    n = replications or scenario.run.replications
+    root_seed = scenario.run.seed if seed is None else seed
+    out_dir = output or Path("results") / scenario.name
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    with progress_bar(f"{scenario.name}", n, enabled=fmt is Format.table) as advance:
+        result = run_replications(scenario, n, root_seed, jobs, advance)
+    wall = time.perf_counter() - t0
+    analytic = analytic_for(scenario)
+    summary = build_summary(scenario.name, result.records, root_seed, analytic, wall)
+    meta = metadata(root_seed, sys.argv, started, wall, jobs)
+    write_run(out_dir, resolved_dict(scenario), result.records, summary, meta, result.timeline)
+    if not no_plots:
+        _draw_run(out_dir, summary, result.timeline.changes, result.records[0].wall_clock_days)
+    if fmt is Format.json:
+        out.print_json(json.dumps(_json_safe(summary)))
+    else:
+        render_run_table(out, scenario, summary)
+        out.print(f"results in {out_dir}/", highlight=False)
+
+
+def _draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: float) -> None:
+    from simulator.plots import draw_ledger, draw_timeline
+
+    draw_ledger(summary, out_dir / "ledger.png")
+    draw_timeline(changes, end_days * 86400.0, out_dir / "timeline.png",
+                  f"{summary['scenario']}: job state, replication 0")
+
+
+def _json_safe(data: Any) -> Any:
+    from simulator.output import _clean
+
+    return _clean(data)
+
+
+@app.command()
+def validate(
+    scenario_file: Annotated[Path, typer.Argument(metavar="SCENARIO.yaml")],
+    set_: Sets = None,
+) -> None:
+    """Check a scenario file; list every problem as file: key: message (exit 2 if any)."""
+    scenario = _load(scenario_file, set_)
+    if scenario.failures.trace is not None:
+        from simulator.failures import read_trace, resolve_causes
+
+        try:
+            read_trace(scenario.failures.trace, resolve_causes(scenario))
+        except ValueError as exc:
+            raise _bad_input(str(exc).splitlines()) from None
+    out.print(f"{scenario_file}: ok ({scenario.name})", highlight=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario file."""
+    typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+@app.command()
+def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> None:
+    """Redraw the plots of a result folder from its files."""
+    summary_path = result_dir / "summary.json"
+    if not summary_path.exists():
+        raise _bad_input([f"{result_dir}: no summary.json here (is it a dcsim result folder?)"])
+    summary = json.loads(summary_path.read_text())
+    changes = read_timeline(result_dir / "timeline.csv")
+    import csv
+
+    with open(result_dir / "replications.csv", encoding="utf-8") as fh:
+        first = next(csv.DictReader(fh))
+    _draw_run(result_dir, summary, changes, float(first["wall_clock_days"]))
+    out.print(f"redrew {result_dir}/ledger.png and timeline.png", highlight=False)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if os.environ.get("DCSIM_DEBUG"):  # pragma: no cover
+    app.pretty_exceptions_enable = True

@@ -1,0 +1,261 @@
+"""Validated scenario configuration (pydantic v2).
+
+The key names here are the scenario-file contract of DESIGN §2.5. Every model forbids unknown
+keys. Quantities accept SI numbers or strings with units (:mod:`simulator.units`) and are held
+as SI floats: seconds, watts, joules, USD.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from simulator.catalog import CATALOG, GpuType
+from simulator.distributions import Distribution, Exponential, Fixed, Lognormal, Weibull
+from simulator.reference import LLAMA3_SOFTWARE, LLAMA3_TABLE5, llama3_rate_per_year
+from simulator.units import USD, Seconds
+
+SECONDS_PER_YEAR = 365.0 * 86400.0
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _scalar_is_fixed(value: Any) -> Any:
+    # `repair_time: 20 h` is shorthand for a fixed repair time.
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return {"distribution": "fixed", "value": value}
+    return value
+
+
+class RepairTimeConfig(_Model):
+    """How long a failed unit stays out of service (seconds).
+
+    ``fixed`` takes ``value``; ``exponential`` takes ``mean``; ``lognormal`` takes ``median``
+    and ``mean`` (mean > median; the StepFun trace has median 0.85 d, mean 5.5 d).
+    """
+
+    distribution: Literal["fixed", "exponential", "lognormal"] = "lognormal"
+    value: Seconds | None = Field(default=None, ge=0)
+    mean: Seconds | None = Field(default=None, ge=0)
+    median: Seconds | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> RepairTimeConfig:
+        need = {"fixed": ("value",), "exponential": ("mean",), "lognormal": ("median", "mean")}
+        missing = [k for k in need[self.distribution] if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"{self.distribution} repair time needs {' and '.join(missing)}")
+        extra = [k for k in ("value", "mean", "median")
+                 if k not in need[self.distribution] and getattr(self, k) is not None]
+        if extra:
+            raise ValueError(f"{self.distribution} repair time does not take {', '.join(extra)}")
+        if self.distribution == "lognormal" and self.mean <= self.median:  # type: ignore[operator]
+            raise ValueError("lognormal repair time needs mean > median")
+        return self
+
+    def build(self) -> Distribution:
+        """The distribution object (seconds)."""
+        if self.distribution == "fixed":
+            return Fixed(float(self.value))  # type: ignore[arg-type]
+        if self.distribution == "exponential":
+            return Exponential(float(self.mean))  # type: ignore[arg-type]
+        return Lognormal(float(self.median), float(self.mean))  # type: ignore[arg-type]
+
+
+RepairTime = Annotated[RepairTimeConfig, BeforeValidator(_scalar_is_fixed)]
+
+
+class WeibullShape(_Model):
+    shape: float = Field(gt=0, description="Weibull shape k (<1: infant mortality)")
+
+
+class WeibullSpec(_Model):
+    weibull: WeibullShape
+
+
+class FailureCause(_Model):
+    """One failure cause: every unit of kind ``per`` fails at this rate, independently."""
+
+    name: str = Field(min_length=1)
+    per: Literal["gpu", "node", "rack"]
+    rate_per_year: float | None = Field(default=None, ge=0, description="failures per unit-year")
+    mtbf: Seconds | None = Field(default=None, gt=0, description="mean time between failures per unit")
+    distribution: Literal["exponential"] | WeibullSpec = "exponential"
+    repair_time: RepairTime | None = Field(
+        default=None, description="overrides cluster.repair_time for this cause")
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> FailureCause:
+        if (self.rate_per_year is None) == (self.mtbf is None):
+            raise ValueError("give exactly one of rate_per_year or mtbf")
+        return self
+
+    @property
+    def rate_per_s(self) -> float:
+        """Per-unit failure rate in 1/s."""
+        if self.mtbf is not None:
+            return 1.0 / self.mtbf
+        return float(self.rate_per_year) / SECONDS_PER_YEAR  # type: ignore[arg-type]
+
+    @property
+    def weibull_shape(self) -> float | None:
+        return None if self.distribution == "exponential" else self.distribution.weibull.shape  # type: ignore[union-attr]
+
+    def inter_failure(self) -> Distribution:
+        """Per-unit time between failures (seconds)."""
+        mean = 1.0 / self.rate_per_s if self.rate_per_s > 0 else float("inf")
+        shape = self.weibull_shape
+        return Exponential(mean) if shape is None else Weibull(shape, mean)
+
+
+def llama3_causes() -> list[FailureCause]:
+    """Table 5 of the Llama 3 paper as per-unit causes (the default failure mix)."""
+    return [
+        FailureCause(
+            name=name, per=per,  # type: ignore[arg-type]
+            rate_per_year=round(llama3_rate_per_year(name), 6),
+            repair_time=0.0 if name in LLAMA3_SOFTWARE else None,
+        )
+        for name, _, per in LLAMA3_TABLE5
+    ]
+
+
+class FailuresConfig(_Model):
+    """Failure causes (default: the Llama 3 Table 5 mix) or a trace to replay."""
+
+    causes: list[FailureCause] = Field(default_factory=llama3_causes)
+    trace: Path | None = Field(
+        default=None, description="CSV of time,cause,unit events replayed instead of sampling")
+    weibull_start: Literal["stationary", "new"] = Field(
+        default="stationary",
+        description="Weibull units start at a random point of their renewal cycle, or brand new")
+
+    @model_validator(mode="after")
+    def _unique(self) -> FailuresConfig:
+        names = [c.name for c in self.causes]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate cause names: {', '.join(dup)}")
+        if "planned" in names or "power_trip" in names:
+            raise ValueError("'planned' and 'power_trip' are reserved cause names")
+        return self
+
+
+class ClusterConfig(_Model):
+    """The installed hardware."""
+
+    gpu: str = Field(default="h100", description=f"GPU type: {', '.join(CATALOG)}")
+    gpus: int = Field(gt=0, description="GPUs installed, not counting spare nodes")
+    gpus_per_node: int = Field(default=8, gt=0)
+    nodes_per_rack: int = Field(default=4, gt=0)
+    spare_nodes: int = Field(default=0, ge=0, description="hot-spare nodes on top of cluster.gpus")
+    repair_time: RepairTime = Field(
+        default_factory=lambda: RepairTimeConfig(distribution="lognormal", median=20 * 3600.0,
+                                                 mean=5.5 * 86400.0))
+
+    @model_validator(mode="after")
+    def _check(self) -> ClusterConfig:
+        if self.gpu not in CATALOG:
+            raise ValueError(f"unknown gpu {self.gpu!r} (catalog: {', '.join(CATALOG)})")
+        if self.gpus % self.gpus_per_node:
+            raise ValueError(f"gpus ({self.gpus}) must be a multiple of gpus_per_node "
+                             f"({self.gpus_per_node})")
+        return self
+
+    @property
+    def gpu_type(self) -> GpuType:
+        return CATALOG[self.gpu]
+
+    @property
+    def nodes(self) -> int:
+        """Installed nodes including hot spares."""
+        return self.gpus // self.gpus_per_node + self.spare_nodes
+
+    @property
+    def installed_gpus(self) -> int:
+        return self.nodes * self.gpus_per_node
+
+
+class CheckpointConfig(_Model):
+    interval: Seconds = Field(gt=0, description="compute time between checkpoints")
+    write_time: Seconds = Field(default=0.0, ge=0, description="GPUs stall this long per checkpoint")
+    persist_time: Seconds = Field(
+        default=0.0, ge=0, description="after the write ends, until the checkpoint is recoverable")
+
+
+class RestartConfig(_Model):
+    time: Seconds = Field(ge=0, description="detection + re-initialisation + checkpoint load")
+    failures_during_restart: bool = True
+
+
+class JobConfig(_Model):
+    """The synchronous training job."""
+
+    gpus: int | None = Field(default=None, gt=0, description="default: all of cluster.gpus")
+    work: Seconds | None = Field(default=None, gt=0, description="failure-free compute time")
+    flops: float | None = Field(default=None, gt=0, description="total training FLOP")
+    mfu: float | None = Field(default=None, gt=0, le=1, description="model FLOP utilisation")
+    iteration_time: Seconds = Field(default=2.0, gt=0)
+    planned_interruptions_per_day: float = Field(default=0.0, ge=0)
+    checkpoint: CheckpointConfig
+    restart: RestartConfig
+
+    @model_validator(mode="after")
+    def _work(self) -> JobConfig:
+        if (self.work is None) == (self.flops is None):
+            raise ValueError("give exactly one of work or flops (with mfu)")
+        if self.flops is not None and self.mfu is None:
+            raise ValueError("flops needs mfu")
+        return self
+
+
+class EconomicsConfig(_Model):
+    gpu_capex: USD | None = Field(default=None, ge=0, description="per GPU; default: catalog price")
+    facility_capex_per_mw: USD | None = Field(default=None, ge=0, description="per MW of IT load")
+    amortization: Seconds = Field(default=4 * 365 * 86400.0, gt=0,
+                                  description="period over which capex is spread (default 4 yr)")
+
+
+class RunConfig(_Model):
+    replications: int = Field(default=20, gt=0)
+    seed: int = Field(default=1, ge=0)
+    horizon: Seconds = Field(default=365 * 86400.0, gt=0, description="cap on simulated wall clock")
+
+
+class Scenario(_Model):
+    """A whole scenario file."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    sources: list[str] = Field(default_factory=list)
+    cluster: ClusterConfig
+    failures: FailuresConfig = Field(default_factory=FailuresConfig)
+    job: JobConfig
+    economics: EconomicsConfig | None = None
+    run: RunConfig = Field(default_factory=RunConfig)
+
+    @model_validator(mode="after")
+    def _job_fits(self) -> Scenario:
+        gpus = self.job_gpus
+        if gpus > self.cluster.gpus:
+            raise ValueError(f"job.gpus ({gpus}) exceeds cluster.gpus ({self.cluster.gpus})")
+        if gpus % self.cluster.gpus_per_node:
+            raise ValueError(f"job.gpus ({gpus}) must be a multiple of cluster.gpus_per_node "
+                             f"({self.cluster.gpus_per_node})")
+        return self
+
+    @property
+    def job_gpus(self) -> int:
+        return self.job.gpus if self.job.gpus is not None else self.cluster.gpus
+
+    @property
+    def work_seconds(self) -> float:
+        """Failure-free compute time of the job in s."""
+        if self.job.work is not None:
+            return self.job.work
+        peak = self.cluster.gpu_type.peak_flops
+        return float(self.job.flops) / (self.job_gpus * peak * float(self.job.mfu))  # type: ignore[arg-type]

@@ -1,0 +1,273 @@
+"""The failure model: when which unit fails, sampled without a process (or a loop) per GPU.
+
+Three kinds of stream produce failure events ``(time_s, cause_index, unit_index)``:
+
+* :class:`ExponentialStream` - all exponential causes at once. Each unit of cause c fails at
+  rate r_c while in service. The superposition over *all installed* units is a Poisson process
+  of rate Σ r_c·n_c; picking the unit uniformly and discarding the event when that unit is
+  already under repair (thinning) gives exactly the per-unit processes that pause during repair.
+  Cost per event is O(1), whatever the number of GPUs.
+* :class:`WeibullStream` - one Weibull cause with exact per-unit renewal: next-failure times of
+  all units are drawn once (vectorised) and sorted; a failed unit's next failure (after its
+  repair) goes to a small heap. Cost O(n log n) once, then O(log k) per event.
+* :class:`TraceStream` - events replayed from a CSV file.
+
+:class:`FailureSource` merges them in time order.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simulator.config import FailureCause, Scenario
+from simulator.distributions import Distribution, Weibull
+from simulator.units import UnitError, to_seconds
+
+INF = math.inf
+_BATCH = 512  # random draws fetched per numpy call (numpy's per-call cost dominates single draws)
+
+
+@dataclass(frozen=True)
+class CauseSpec:
+    """A failure cause resolved against the cluster.
+
+    Attributes:
+        name: cause name as in the scenario file.
+        per: failure unit kind: ``gpu``, ``node`` or ``rack``.
+        units: installed units of this kind (spare nodes included).
+        rate_per_s: per-unit failure rate in 1/s.
+        weibull_shape: None for exponential.
+        repair: repair-time distribution (s).
+        nodes_per_unit: nodes a unit failure takes out (GPU: its node; rack: its nodes).
+    """
+
+    name: str
+    per: str
+    units: int
+    rate_per_s: float
+    weibull_shape: float | None
+    repair: Distribution
+
+    def nodes_of(self, unit: int, gpus_per_node: int, nodes_per_rack: int, n_nodes: int) -> range:
+        """Node indices a failure of ``unit`` takes out of service."""
+        if self.per == "gpu":
+            node = unit // gpus_per_node
+            return range(node, node + 1)
+        if self.per == "node":
+            return range(unit, unit + 1)
+        start = unit * nodes_per_rack
+        return range(start, min(start + nodes_per_rack, n_nodes))
+
+
+def resolve_causes(scenario: Scenario) -> list[CauseSpec]:
+    """Causes with their unit counts and repair distributions for this cluster."""
+    c = scenario.cluster
+    n_nodes = c.nodes
+    counts = {"gpu": n_nodes * c.gpus_per_node, "node": n_nodes,
+              "rack": math.ceil(n_nodes / c.nodes_per_rack)}
+    default_repair = c.repair_time.build()
+    return [
+        CauseSpec(
+            name=cause.name, per=cause.per, units=counts[cause.per], rate_per_s=cause.rate_per_s,
+            weibull_shape=cause.weibull_shape,
+            repair=cause.repair_time.build() if cause.repair_time is not None else default_repair,
+        )
+        for cause in scenario.failures.causes
+    ]
+
+
+def job_units(scenario: Scenario, cause: FailureCause | CauseSpec) -> int:
+    """Units of the cause's kind that the job uses (racks: every rack it touches)."""
+    c = scenario.cluster
+    job_nodes = scenario.job_gpus // c.gpus_per_node
+    return {"gpu": scenario.job_gpus, "node": job_nodes,
+            "rack": math.ceil(job_nodes / c.nodes_per_rack)}[cause.per]
+
+
+class ExponentialStream:
+    """Superposed Poisson failures of all exponential causes (thinned by the caller)."""
+
+    def __init__(self, causes: Sequence[tuple[int, CauseSpec]], rng: np.random.Generator):
+        self._rng = rng
+        self._index = [i for i, _ in causes]
+        self._units = np.array([c.units for _, c in causes], dtype=np.int64)
+        rates = np.array([c.rate_per_s * c.units for _, c in causes], dtype=float)
+        self._total = float(rates.sum())
+        self._cum = np.cumsum(rates) / self._total if self._total > 0 else rates
+        self._t = 0.0
+        self._buf_gap: list[float] = []
+        self._buf_u: list[float] = []
+        self._k = 0
+
+    def _refill(self) -> None:
+        self._buf_gap = self._rng.exponential(1.0 / self._total, _BATCH).tolist()
+        self._buf_u = self._rng.random(_BATCH).tolist()
+        self._k = 0
+
+    def next(self) -> tuple[float, int, int]:
+        if self._total <= 0:
+            return INF, -1, -1
+        if self._k >= len(self._buf_gap):
+            self._refill()
+        self._t += self._buf_gap[self._k]
+        u = self._buf_u[self._k]
+        self._k += 1
+        # one uniform picks the cause (by its share of the rate), then the unit within it
+        j = int(np.searchsorted(self._cum, u, side="right")) if len(self._cum) > 1 else 0
+        j = min(j, len(self._cum) - 1)
+        lo = self._cum[j - 1] if j > 0 else 0.0
+        frac = (u - lo) / (self._cum[j] - lo)
+        unit = min(int(frac * self._units[j]), int(self._units[j]) - 1)
+        return self._t, self._index[j], unit
+
+
+class WeibullStream:
+    """Exact per-unit Weibull renewal for one cause."""
+
+    def __init__(self, index: int, cause: CauseSpec, rng: np.random.Generator, stationary: bool):
+        self.index = index
+        self._dist = Weibull(cause.weibull_shape or 1.0, 1.0 / cause.rate_per_s)
+        self._rng = rng
+        first = (self._dist.sample_residual(rng, cause.units) if stationary
+                 else np.asarray(self._dist.sample(rng, cause.units)))
+        order = np.argsort(first, kind="stable")
+        self._times = first[order].tolist()
+        self._units = order.tolist()
+        self._pos = 0
+        self._heap: list[tuple[float, int]] = []
+
+    def peek(self) -> float:
+        a = self._times[self._pos] if self._pos < len(self._times) else INF
+        b = self._heap[0][0] if self._heap else INF
+        return min(a, b)
+
+    def pop(self) -> tuple[float, int, int]:
+        a = self._times[self._pos] if self._pos < len(self._times) else INF
+        b = self._heap[0][0] if self._heap else INF
+        if a <= b:
+            self._pos += 1
+            return a, self.index, self._units[self._pos - 1]
+        t, unit = heapq.heappop(self._heap)
+        return t, self.index, unit
+
+    def renew(self, unit: int, back_in_service_s: float) -> None:
+        """Schedule the unit's next failure after it returns to service."""
+        heapq.heappush(self._heap, (back_in_service_s + float(self._dist.sample(self._rng)), unit))
+
+
+class TraceStream:
+    """Failure events replayed from a trace."""
+
+    def __init__(self, events: list[tuple[float, int, int]]):
+        self._events = events
+        self._pos = 0
+
+    def peek(self) -> float:
+        return self._events[self._pos][0] if self._pos < len(self._events) else INF
+
+    def pop(self) -> tuple[float, int, int]:
+        self._pos += 1
+        return self._events[self._pos - 1]
+
+
+def read_trace(path: Path, causes: Sequence[CauseSpec]) -> list[tuple[float, int, int]]:
+    """Read a ``time,cause,unit`` CSV (header optional; time in s or with a unit).
+
+    Raises:
+        ValueError: listing every bad line as ``file:line: message``.
+    """
+    by_name = {c.name: i for i, c in enumerate(causes)}
+    events: list[tuple[float, int, int]] = []
+    problems: list[str] = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for lineno, row in enumerate(csv.reader(fh), start=1):
+            if not row or row[0].strip().startswith("#"):
+                continue
+            if lineno == 1 and row[0].strip().lower() == "time":
+                continue
+            if len(row) != 3:
+                problems.append(f"{path}:{lineno}: expected 3 fields time,cause,unit")
+                continue
+            t_raw, cause, unit_raw = (x.strip() for x in row)
+            try:
+                t = to_seconds(t_raw if not _is_number(t_raw) else float(t_raw))
+            except UnitError as exc:
+                problems.append(f"{path}:{lineno}: time: {exc}")
+                continue
+            if cause not in by_name:
+                problems.append(f"{path}:{lineno}: cause {cause!r} is not in failures.causes")
+                continue
+            spec = causes[by_name[cause]]
+            if not unit_raw.isdigit() or int(unit_raw) >= spec.units:
+                problems.append(f"{path}:{lineno}: unit {unit_raw!r} is not a {spec.per} index "
+                                f"in 0..{spec.units - 1}")
+                continue
+            if t < 0:
+                problems.append(f"{path}:{lineno}: negative time")
+                continue
+            events.append((t, by_name[cause], int(unit_raw)))
+    if problems:
+        raise ValueError("\n".join(problems))
+    events.sort(key=lambda e: e[0])
+    return events
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class FailureSource:
+    """All failure events of one replication, in time order."""
+
+    def __init__(self, scenario: Scenario, causes: list[CauseSpec], rng: np.random.Generator,
+                 trace: list[tuple[float, int, int]] | None = None):
+        self.causes = causes
+        self.weibull: dict[int, WeibullStream] = {}
+        self._streams: list[WeibullStream | TraceStream] = []
+        self._exp: ExponentialStream | None = None
+        self._exp_next: tuple[float, int, int] = (INF, -1, -1)
+        if trace is not None:
+            self._streams.append(TraceStream(trace))
+            return
+        stationary = scenario.failures.weibull_start == "stationary"
+        exp_causes = [(i, c) for i, c in enumerate(causes)
+                      if c.weibull_shape is None and c.rate_per_s > 0]
+        if exp_causes:
+            self._exp = ExponentialStream(exp_causes, rng)
+            self._exp_next = self._exp.next()
+        for i, c in enumerate(causes):
+            if c.weibull_shape is not None and c.rate_per_s > 0:
+                self.weibull[i] = WeibullStream(i, c, rng, stationary)
+                self._streams.append(self.weibull[i])
+
+    def next(self) -> tuple[float, int, int]:
+        """The next candidate failure ``(time_s, cause_index, unit)``; time inf when none."""
+        best_t = self._exp_next[0]
+        best: WeibullStream | TraceStream | None = None
+        for s in self._streams:
+            t = s.peek()
+            if t < best_t:
+                best_t, best = t, s
+        if best is not None:
+            return best.pop()
+        event = self._exp_next
+        if self._exp is not None and event[0] < INF:
+            self._exp_next = self._exp.next()
+        return event
+
+    def returned_to_service(self, cause: int, unit: int, at_s: float) -> None:
+        """Tell per-unit renewal streams when a failed unit is back (or was never out)."""
+        stream = self.weibull.get(cause)
+        if stream is not None:
+            stream.renew(unit, at_s)

@@ -1,0 +1,134 @@
+"""Reading scenario files: YAML -> overrides -> validated :class:`Scenario`.
+
+Every problem is collected and reported at once as ``file: key.path: message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from simulator.config import Scenario
+
+
+class ScenarioError(Exception):
+    """Bad input: a list of ``file: key: message`` problems."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"job.checkpoint.interval=5 min"`` -> (``"job.checkpoint.interval"``, ``"5 min"``).
+
+    The value is read as YAML, so numbers stay numbers and ``true`` is a boolean.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError([f"--set {text}: expected key=value, e.g. job.checkpoint.interval=5 min"])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw.strip()
+    return key, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """A copy of ``data`` with each dotted ``key`` set to its value (list items by index)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for key, value in overrides:
+        parts = key.split(".")
+        node: Any = out
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError([f"--set {key}: {part!r} is not an index of the list "
+                                         f"at {'.'.join(parts[:i])}"])
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    if node.get(part) is None:
+                        node[part] = {}
+                    node = node[part]
+            else:
+                raise ScenarioError([f"--set {key}: {'.'.join(parts[:i])} is not a mapping"])
+    return out
+
+
+def format_errors(source: str, err: ValidationError) -> list[str]:
+    """One ``source: key.path: message`` line per pydantic error."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{source}: {loc}: {msg}")
+    return lines
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping at the top of a YAML file, or ScenarioError."""
+    if not path.exists():
+        raise ScenarioError([f"{path}: file not found"])
+    if path.is_dir():
+        raise ScenarioError([f"{path}: is a directory, expected a scenario YAML file"])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError([f"{path}: {where}malformed YAML: {problem}"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{path}: cannot read: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError([f"{path}: expected a mapping of keys at the top level"])
+    return data
+
+
+def validate_data(data: Mapping[str, Any], source: str, base_dir: Path | None = None) -> Scenario:
+    """Validate raw scenario data; relative trace paths resolve against ``base_dir``."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(format_errors(source, err)) from None
+    trace = scenario.failures.trace
+    if trace is not None:
+        if not trace.is_absolute() and base_dir is not None:
+            trace = (base_dir / trace).resolve()
+            scenario = scenario.model_copy(
+                update={"failures": scenario.failures.model_copy(update={"trace": trace})})
+        if not trace.exists():
+            raise ScenarioError([f"{source}: failures.trace: file not found: {trace}"])
+    return scenario
+
+
+def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+    """Read, override (``key=value`` strings) and validate a scenario file."""
+    path = Path(path)
+    data = read_yaml(path)
+    parsed = [parse_override(o) for o in overrides]
+    data = apply_overrides(data, parsed)
+    return validate_data(data, str(path), path.parent)
+
+
+def resolved_dict(scenario: Scenario) -> dict[str, Any]:
+    """The scenario with every quantity in SI (s, W, J, USD), as written to resolved.yaml."""
+    return scenario.model_dump(mode="json")

@@ -1,0 +1,169 @@
+"""One replication: build the SimPy model from a scenario and run it to a record.
+
+:func:`simulate` is a pure function of (scenario, seed sequence): the same inputs give the
+same record on any process or machine, which is what makes ``-j`` and Dask runs identical.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+from simulator.config import Scenario
+from simulator.failures import CauseSpec, FailureSource, read_trace, resolve_causes
+from simulator.fleet import Fleet
+from simulator.job import Job, JobParams
+from simulator.records import ReplicationRecord
+
+#: child random streams per replication, one per random component (common random numbers)
+STREAMS = ("failures", "repairs", "planned", "power")
+HOURS = 3600.0
+DAYS = 86400.0
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts scheduled events (for ``perf``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = 0
+
+    def schedule(self, event, priority=1, delay=0):  # type: ignore[no-untyped-def]
+        self.scheduled += 1
+        super().schedule(event, priority, delay)
+
+
+def component_rngs(seed: np.random.SeedSequence) -> dict[str, np.random.Generator]:
+    """Independent generators per component, derived without mutating ``seed``."""
+    return {
+        name: np.random.default_rng(
+            np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k)))
+        for k, name in enumerate(STREAMS)
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_trace(path: str, mtime: float, causes: tuple[CauseSpec, ...]):
+    return read_trace(Path(path), causes)
+
+
+def job_params(scenario: Scenario) -> JobParams:
+    j = scenario.job
+    return JobParams(
+        work_s=scenario.work_seconds,
+        interval_s=j.checkpoint.interval,
+        write_s=j.checkpoint.write_time,
+        persist_s=j.checkpoint.persist_time,
+        restart_s=j.restart.time,
+        failures_during_restart=j.restart.failures_during_restart,
+        planned_per_s=j.planned_interruptions_per_day / DAYS,
+    )
+
+
+@dataclass
+class Timeline:
+    """Probe output: job state changes ``(time_s, state, progress_s)`` of one replication."""
+
+    changes: list[tuple[float, str, float]] = field(default_factory=list)
+
+    def __call__(self, t: float, state: str, progress_s: float) -> None:
+        self.changes.append((t, state, progress_s))
+
+
+def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int = 0,
+             timeline: Timeline | None = None) -> ReplicationRecord:
+    """Run one replication to completion or to ``run.horizon``."""
+    started = time.perf_counter()
+    rngs = component_rngs(seed)
+    env = CountingEnvironment()
+    causes = resolve_causes(scenario)
+    c = scenario.cluster
+    trace = None
+    if scenario.failures.trace is not None:
+        path = scenario.failures.trace
+        trace = _cached_trace(str(path), path.stat().st_mtime, tuple(causes))
+    source = FailureSource(scenario, causes, rngs["failures"], trace)
+    job_nodes = scenario.job_gpus // c.gpus_per_node
+    fleet = Fleet(env, c.nodes, job_nodes, c.gpus_per_node, c.nodes_per_rack, causes, source,
+                  rngs["repairs"])
+    job = Job(env, job_params(scenario), fleet, rngs["planned"], on_state=timeline)
+    if timeline is not None:
+        timeline(0.0, job.state, 0.0)
+    env.process(_failures(env, source, fleet, job))
+    horizon = scenario.run.horizon
+    env.run(until=env.any_of([job.process, env.timeout(horizon)]))
+    job.close()
+    return _record(scenario, job, fleet, env, replication, time.perf_counter() - started)
+
+
+def _failures(env: simpy.Environment, source: FailureSource, fleet: Fleet, job: Job):
+    """Apply each failure event at its time; interrupt the job when it loses a node it holds."""
+    causes = fleet.causes
+    while True:
+        t, cause, unit = source.next()
+        if math.isinf(t):
+            return
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        if fleet.is_failed(cause, unit):
+            continue  # thinning: the unit is already out for repair
+        hit = fleet.hits_job(cause, unit)
+        if hit and job.state == "restart" and not job.params.failures_during_restart:
+            # Restarts are immune (Daly's variant): by memorylessness, dropping the event is
+            # the same as pausing the job's failure clock during the restart.
+            fleet.source.returned_to_service(cause, unit, env.now)
+            continue
+        interrupt = hit and job.interruptible()
+        fleet.fail(cause, unit)
+        if interrupt:
+            job.interrupt(causes[cause].name)
+
+
+def _record(scenario: Scenario, job: Job, fleet: Fleet, env: CountingEnvironment,
+            replication: int, sim_seconds: float) -> ReplicationRecord:
+    led = job.ledger
+    wall_s = job.done_at if job.done_at is not None else float(env.now)
+    wall_s = max(wall_s, 1e-12)
+    productive = led.productive
+    ettr = productive / wall_s
+    c = scenario.cluster
+    utilization = productive * scenario.job_gpus / (c.installed_gpus * wall_s)
+    mfu = scenario.job.mfu
+    gpu = c.gpu_type
+    eff_mfu = mfu * ettr if mfu is not None else math.nan
+    exaflops = scenario.job_gpus * gpu.peak_flops * mfu * ettr / 1e18 if mfu is not None else math.nan
+    usd_per = math.nan
+    econ = scenario.economics
+    if econ is not None and mfu is not None and exaflops > 0:
+        capex = c.installed_gpus * (econ.gpu_capex if econ.gpu_capex is not None else gpu.price_usd)
+        usd_per = capex / (econ.amortization / HOURS) / exaflops
+    by_cause = dict(sorted(job.interruptions.items()))
+    return ReplicationRecord(
+        replication=replication,
+        completed=job.done_at is not None,
+        wall_clock_days=wall_s / DAYS,
+        ettr=ettr,
+        utilization=utilization,
+        effective_mfu=eff_mfu,
+        work_done_fraction=min(job.progress_s / scenario.work_seconds, 1.0),
+        productive_hours=productive / HOURS,
+        checkpoint_hours=led.checkpoint / HOURS,
+        lost_work_hours=led.lost_work / HOURS,
+        restart_hours=led.restart / HOURS,
+        waiting_hours=led.waiting / HOURS,
+        outage_hours=led.outage / HOURS,
+        interruptions=sum(by_cause.values()),
+        planned_interruptions=job.planned,
+        hardware_failures=fleet.failures,
+        effective_exaflops=exaflops,
+        usd_per_effective_exaflop_hour=usd_per,
+        interruptions_by_cause=by_cause,
+        events=env.scheduled,
+        sim_seconds=sim_seconds,
+    )

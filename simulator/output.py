@@ -1,0 +1,146 @@
+"""Result files: summary.json, replications.csv, resolved.yaml, metadata.json, timeline.csv.
+
+Every file is written atomically (temporary file in the same folder, then ``os.replace``), so
+a run that fails or is killed never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator import __version__
+from simulator.analytic import Analytic
+from simulator.model import Timeline
+from simulator.records import METRICS, ReplicationRecord
+from simulator.stats import summarize, summarize_causes
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _clean(value: Any) -> Any:
+    """JSON cannot hold NaN: write null instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(_clean(data), indent=2, sort_keys=False) + "\n")
+
+
+def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed: int,
+                  analytic: Analytic, wall_seconds: float) -> dict[str, Any]:
+    """summary.json: metric -> {mean, std, ci95_low, ci95_high}, plus context blocks."""
+    summary: dict[str, Any] = {"scenario": scenario_name, "replications": len(records),
+                               "seed": seed}
+    for name, est in summarize(records).items():
+        summary[name] = est.to_dict()
+    summary["interruptions_by_cause"] = {c: e.to_dict()
+                                         for c, e in summarize_causes(records).items()}
+    summary["completed_fraction"] = sum(r.completed for r in records) / len(records)
+    summary["analytic"] = analytic.to_dict()
+    events = sum(r.events for r in records)
+    sim_s = sum(r.sim_seconds for r in records)
+    summary["perf"] = {
+        "events": events,
+        "simulation_seconds": sim_s,
+        "seconds_per_replication": sim_s / len(records),
+        "events_per_second": events / sim_s if sim_s > 0 else math.nan,
+        "wall_seconds": wall_seconds,
+    }
+    summary["units"] = METRICS
+    return summary
+
+
+def replications_csv(records: Sequence[ReplicationRecord]) -> str:
+    causes = sorted({c for r in records for c in r.interruptions_by_cause})
+    rows = [r.flat(causes) for r in records]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def timeline_csv(timeline: Timeline) -> str:
+    buf = io.StringIO()
+    buf.write("time_s,state,progress_s\n")
+    for t, s, p in timeline.changes:
+        buf.write(f"{t!r},{s},{p!r}\n")
+    return buf.getvalue()
+
+
+def read_timeline(path: Path) -> list[tuple[float, str, float]]:
+    with open(path, encoding="utf-8") as fh:
+        return [(float(r["time_s"]), r["state"], float(r["progress_s"]))
+                for r in csv.DictReader(fh)]
+
+
+def metadata(seed: int, argv: Sequence[str], started_iso: str, wall_seconds: float,
+             jobs: int) -> dict[str, Any]:
+    """Versions, seed entropy, command line and run time."""
+    import numpy as np
+
+    versions = {"dcsim": __version__, "python": sys.version.split()[0]}
+    for pkg in ("simpy", "numpy", "scipy", "pydantic", "typer", "matplotlib", "pyyaml"):
+        try:
+            versions[pkg] = importlib_metadata.version(pkg)
+        except importlib_metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "versions": versions,
+        "platform": platform.platform(),
+        "seed": seed,
+        "seed_entropy": str(np.random.SeedSequence(seed).entropy),
+        "command_line": list(argv),
+        "started": started_iso,
+        "wall_seconds": wall_seconds,
+        "jobs": jobs,
+    }
+
+
+def write_run(out_dir: Path, resolved: dict[str, Any], records: Sequence[ReplicationRecord],
+              summary: dict[str, Any], meta: dict[str, Any], timeline: Timeline) -> list[Path]:
+    """Write every file of a run; returns their paths."""
+    files = {
+        "summary.json": lambda p: write_json(p, summary),
+        "replications.csv": lambda p: atomic_write_text(p, replications_csv(records)),
+        "resolved.yaml": lambda p: atomic_write_text(
+            p, yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)),
+        "metadata.json": lambda p: write_json(p, meta),
+        "timeline.csv": lambda p: atomic_write_text(p, timeline_csv(timeline)),
+    }
+    paths = []
+    for name, write in files.items():
+        path = out_dir / name
+        write(path)
+        paths.append(path)
+    return paths

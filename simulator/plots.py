@@ -1,0 +1,95 @@
+"""Plots of a run, drawn from its result files (so ``dcsim plot DIR`` can redraw them)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from simulator.records import LEDGER  # noqa: E402
+
+STATE_COLORS = {
+    "compute": "#2ca02c",
+    "checkpoint": "#1f77b4",
+    "restart": "#ff7f0e",
+    "waiting": "#d62728",
+    "outage": "#7f7f7f",
+    "done": "#ffffff",
+}
+LEDGER_COLORS = dict(zip(LEDGER, ["#2ca02c", "#1f77b4", "#9467bd", "#ff7f0e", "#d62728",
+                                  "#7f7f7f"], strict=True))
+
+
+def _save(fig: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+        plt.close(fig)
+
+
+def draw_ledger(summary: dict[str, Any], path: Path) -> None:
+    """Where the wall-clock time went: mean hours per ledger category, with 95% CIs."""
+    means = [summary[k]["mean"] or 0.0 for k in LEDGER]
+    total = sum(means) or 1.0
+    fig, (ax_bar, ax_tab) = plt.subplots(1, 2, figsize=(11, 3.6),
+                                         gridspec_kw={"width_ratios": [3, 2]})
+    left = 0.0
+    for key, m in zip(LEDGER, means, strict=True):
+        ax_bar.barh([0], [m / 24.0], left=left / 24.0, color=LEDGER_COLORS[key],
+                    label=f"{key.removesuffix('_hours')} {100 * m / total:.1f}%")
+        left += m
+    ax_bar.set_yticks([])
+    ax_bar.set_xlabel("wall clock (days, mean over replications)")
+    ax_bar.set_title(f"{summary['scenario']}: where the time went "
+                     f"({summary['replications']} replications)")
+    ax_bar.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, fontsize=8)
+    ax_tab.axis("off")
+    rows = [[k.removesuffix("_hours"), f"{summary[k]['mean'] or 0:.1f}",
+             f"[{summary[k]['ci95_low'] or 0:.1f}, {summary[k]['ci95_high'] or 0:.1f}]"]
+            for k in LEDGER]
+    table = ax_tab.table(cellText=rows, colLabels=["category", "hours", "95% CI"], loc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    _save(fig, path)
+
+
+def draw_timeline(changes: Sequence[tuple[float, str, float]], end_s: float, path: Path,
+                  title: str) -> None:
+    """Job state over time for one replication, and its surviving progress."""
+    fig, (ax_state, ax_prog) = plt.subplots(2, 1, figsize=(11, 4.8), sharex=True,
+                                            gridspec_kw={"height_ratios": [1, 2]})
+    day = 86400.0
+    spans: dict[str, list[tuple[float, float]]] = {}
+    ends = [c[0] for c in changes[1:]] + [end_s]
+    for (t0, state, _), t1 in zip(changes, ends, strict=True):
+        if t1 > t0:
+            spans.setdefault(state, []).append((t0 / day, (t1 - t0) / day))
+    for state, bars in spans.items():
+        ax_state.broken_barh(bars, (0, 1), facecolors=STATE_COLORS.get(state, "k"), label=state)
+    ax_state.set_yticks([])
+    ax_state.set_title(title)
+    ax_state.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=6, fontsize=8)
+    # surviving progress: grows during compute, falls back to the checkpoint on a failure
+    times, prog = [], []
+    for (t0, state, p0), t1 in zip(changes, ends, strict=True):
+        times += [t0 / day, t1 / day]
+        prog += [p0 / day, (p0 + (t1 - t0 if state == "compute" else 0.0)) / day]
+    ax_prog.plot(times, prog, color="#2ca02c", lw=1, label="work that survives")
+    ax_prog.plot([0, end_s / day], [0, end_s / day], color="0.6", lw=0.8, ls="--",
+                 label="no failures, no checkpoints")
+    ax_prog.set_xlabel("wall clock (days)")
+    ax_prog.set_ylabel("work done (days of compute)")
+    ax_prog.legend(fontsize=8, loc="upper left")
+    _save(fig, path)

@@ -1,0 +1,69 @@
+"""One flat record per replication (the unit of results, as in Ciw)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: scalar metrics in the order tables and CSV files show them, with their units
+METRICS: dict[str, str] = {
+    "wall_clock_days": "d",
+    "ettr": "fraction",
+    "utilization": "fraction",
+    "effective_mfu": "fraction",
+    "work_done_fraction": "fraction",
+    "productive_hours": "h",
+    "checkpoint_hours": "h",
+    "lost_work_hours": "h",
+    "restart_hours": "h",
+    "waiting_hours": "h",
+    "outage_hours": "h",
+    "interruptions": "count",
+    "planned_interruptions": "count",
+    "hardware_failures": "count",
+    "effective_exaflops": "EFLOP/s",
+    "usd_per_effective_exaflop_hour": "USD/(EFLOP/s·h)",
+}
+LEDGER = ("productive_hours", "checkpoint_hours", "lost_work_hours", "restart_hours",
+          "waiting_hours", "outage_hours")
+
+
+@dataclass
+class ReplicationRecord:
+    """Everything one replication reports.
+
+    Times are in the unit their name says; fractions in [0, 1]; NaN where a metric does not
+    apply (``effective_mfu`` without ``job.mfu``, economics without prices).
+    """
+
+    replication: int
+    completed: bool
+    wall_clock_days: float
+    ettr: float
+    utilization: float
+    effective_mfu: float
+    work_done_fraction: float
+    productive_hours: float
+    checkpoint_hours: float
+    lost_work_hours: float
+    restart_hours: float
+    waiting_hours: float
+    outage_hours: float
+    interruptions: int
+    planned_interruptions: int
+    hardware_failures: int
+    effective_exaflops: float
+    usd_per_effective_exaflop_hour: float
+    interruptions_by_cause: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+    sim_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def flat(self, causes: list[str]) -> dict[str, Any]:
+        """CSV row: scalar fields plus one ``interruptions.<cause>`` column per cause."""
+        row = {k: v for k, v in asdict(self).items() if k != "interruptions_by_cause"}
+        for c in causes:
+            row[f"interruptions.{c}"] = self.interruptions_by_cause.get(c, 0)
+        return row

@@ -1,0 +1,63 @@
+"""Statistics across replications: mean, std and Student-t 95% confidence intervals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as st
+
+from simulator.records import METRICS, ReplicationRecord
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Mean of a metric over replications with its spread.
+
+    ``ci95_low``/``ci95_high`` bound the mean (t distribution, n − 1 degrees of freedom);
+    with one replication they equal the mean.
+    """
+
+    mean: float
+    std: float
+    ci95_low: float
+    ci95_high: float
+    n: int
+
+    def to_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "std": self.std, "ci95_low": self.ci95_low,
+                "ci95_high": self.ci95_high}
+
+    @property
+    def half_width(self) -> float:
+        return (self.ci95_high - self.ci95_low) / 2.0
+
+
+def estimate(values: Iterable[float]) -> Estimate:
+    """Mean, sample std and 95% t-interval of the finite values (NaN if none)."""
+    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    n = len(x)
+    if n == 0:
+        nan = math.nan
+        return Estimate(nan, nan, nan, nan, 0)
+    mean = float(x.mean())
+    if n == 1:
+        return Estimate(mean, 0.0, mean, mean, 1)
+    std = float(x.std(ddof=1))
+    half = float(st.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return Estimate(mean, std, mean - half, mean + half, n)
+
+
+def summarize(records: Sequence[ReplicationRecord]) -> dict[str, Estimate]:
+    """Estimates of every scalar metric and of each cause's interruption count."""
+    out = {m: estimate(float(getattr(r, m)) for r in records) for m in METRICS}
+    return out
+
+
+def summarize_causes(records: Sequence[ReplicationRecord]) -> dict[str, Estimate]:
+    """Per-cause interruption-count estimates (a cause missing from a record counts 0)."""
+    causes = sorted({c for r in records for c in r.interruptions_by_cause})
+    return {c: estimate(float(r.interruptions_by_cause.get(c, 0)) for r in records)
+            for c in causes}

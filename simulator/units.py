@@ -1,0 +1,122 @@
+"""Quantities with units in scenario files.
+
+Scenario values are plain numbers (already SI: s, W, J, W/s, USD) or strings with a unit,
+e.g. ``"10 min"``, ``"1.4 kW"``, ``"3.9 MWh"``, ``"20 MW/min"``, ``"30000 USD"``.
+Everything is converted to SI floats at load time; the model never sees a unit string.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, WithJsonSchema
+
+_DAY_S = 86400.0
+
+#: seconds per time unit
+TIME_UNITS: dict[str, float] = {
+    "ms": 1e-3,
+    "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
+    "min": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": _DAY_S, "day": _DAY_S, "days": _DAY_S,
+    "wk": 7 * _DAY_S, "week": 7 * _DAY_S, "weeks": 7 * _DAY_S,
+    "yr": 365 * _DAY_S, "y": 365 * _DAY_S, "year": 365 * _DAY_S, "years": 365 * _DAY_S,
+}
+#: watts per power unit
+POWER_UNITS: dict[str, float] = {"W": 1.0, "kW": 1e3, "MW": 1e6, "GW": 1e9}
+#: joules per energy unit
+ENERGY_UNITS: dict[str, float] = {
+    "J": 1.0, "kJ": 1e3, "MJ": 1e6, "GJ": 1e9,
+    "Wh": 3600.0, "kWh": 3.6e6, "MWh": 3.6e9, "GWh": 3.6e12,
+}
+#: US dollars per money unit
+MONEY_UNITS: dict[str, float] = {"USD": 1.0, "$": 1.0, "kUSD": 1e3, "MUSD": 1e6}
+
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([A-Za-z$/%]*(?:/[A-Za-z]+)?)\s*$")
+
+
+class UnitError(ValueError):
+    """A value whose unit is missing, unknown or of the wrong kind."""
+
+
+def _split(text: str) -> tuple[float, str]:
+    m = _QUANTITY.match(text.replace("_", ""))
+    if not m:
+        raise UnitError(f"cannot read {text!r} as a number with a unit")
+    return float(m.group(1)), m.group(2)
+
+
+def _convert(value: Any, kind: str, table: dict[str, float]) -> float:
+    if isinstance(value, bool):
+        raise UnitError(f"expected a {kind}, got a boolean")
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        raise UnitError(f"expected a {kind} (number or string with unit), got {type(value).__name__}")
+    number, unit = _split(value)
+    if unit == "":
+        return number
+    if unit not in table:
+        known = ", ".join(table)
+        raise UnitError(f"unknown {kind} unit {unit!r} in {value!r} (use one of: {known})")
+    return number * table[unit]
+
+
+def to_seconds(value: Any) -> float:
+    """Duration in seconds from a number (s) or a string such as ``"10 min"``."""
+    return _convert(value, "duration", TIME_UNITS)
+
+
+def to_watts(value: Any) -> float:
+    """Power in W from a number (W) or a string such as ``"1.4 kW"``."""
+    return _convert(value, "power", POWER_UNITS)
+
+
+def to_joules(value: Any) -> float:
+    """Energy in J from a number (J) or a string such as ``"3.9 MWh"``."""
+    return _convert(value, "energy", ENERGY_UNITS)
+
+
+def to_usd(value: Any) -> float:
+    """Money in USD from a number or a string such as ``"30000 USD"``."""
+    return _convert(value, "money", MONEY_UNITS)
+
+
+def to_watts_per_second(value: Any) -> float:
+    """Ramp rate in W/s from a number (W/s) or a string such as ``"20 MW/min"``."""
+    if isinstance(value, str) and "/" in value:
+        number, unit = _split(value)
+        top, _, bottom = unit.partition("/")
+        if top not in POWER_UNITS or bottom not in TIME_UNITS:
+            raise UnitError(f"unknown ramp unit {unit!r} in {value!r} (use e.g. MW/s, MW/min)")
+        return number * POWER_UNITS[top] / TIME_UNITS[bottom]
+    if isinstance(value, str) and _split(value)[1]:
+        raise UnitError(f"a ramp needs power per time, e.g. '0.5 MW/s'; got {value!r}")
+    return _convert(value, "ramp", {})
+
+
+def to_usd_per_joule(value: Any) -> float:
+    """Energy price in USD/J from a number (USD/J) or a string such as ``"80 USD/MWh"``."""
+    if isinstance(value, str) and "/" in value:
+        number, unit = _split(value)
+        top, _, bottom = unit.partition("/")
+        if top not in MONEY_UNITS or bottom not in ENERGY_UNITS:
+            raise UnitError(f"unknown price unit {unit!r} in {value!r} (use e.g. USD/MWh)")
+        return number * MONEY_UNITS[top] / ENERGY_UNITS[bottom]
+    return _convert(value, "energy price", {})
+
+
+def _annotated(fn: Any, description: str) -> Any:
+    schema = {"anyOf": [{"type": "number"}, {"type": "string"}], "description": description}
+    return Annotated[float, BeforeValidator(fn), WithJsonSchema(schema)]
+
+
+Seconds = _annotated(to_seconds, "duration: seconds, or a string such as '10 min', '2 h', '54 d'")
+Watts = _annotated(to_watts, "power: watts, or a string such as '700 W', '1.4 kW', '115 MW'")
+Joules = _annotated(to_joules, "energy: joules, or a string such as '3.9 MWh', '65 J'")
+WattsPerSecond = _annotated(to_watts_per_second, "ramp: W/s, or a string such as '20 MW/min'")
+USD = _annotated(to_usd, "money: US dollars, or a string such as '30000 USD'")
+USDPerJoule = _annotated(to_usd_per_joule, "energy price: USD/J, or a string such as '80 USD/MWh'")
