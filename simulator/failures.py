@@ -17,6 +17,7 @@ Three kinds of stream produce failure events ``(time_s, cause_index, unit_index)
 
 from __future__ import annotations
 
+import bisect
 import csv
 import heapq
 import math
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.config import FailureCause, Scenario
-from simulator.distributions import Distribution, Weibull
+from simulator.distributions import Distribution, Draws, Weibull
 from simulator.units import UnitError, to_seconds
 
 INF = math.inf
@@ -97,10 +98,11 @@ class ExponentialStream:
     def __init__(self, causes: Sequence[tuple[int, CauseSpec]], rng: np.random.Generator):
         self._rng = rng
         self._index = [i for i, _ in causes]
-        self._units = np.array([c.units for _, c in causes], dtype=np.int64)
+        self._units = [c.units for _, c in causes]
         rates = np.array([c.rate_per_s * c.units for _, c in causes], dtype=float)
         self._total = float(rates.sum())
-        self._cum = np.cumsum(rates) / self._total if self._total > 0 else rates
+        self._cum = (np.cumsum(rates) / self._total).tolist() if self._total > 0 else []
+        self._cum[-1:] = [1.0]
         self._t = 0.0
         self._buf_gap: list[float] = []
         self._buf_u: list[float] = []
@@ -120,11 +122,11 @@ class ExponentialStream:
         u = self._buf_u[self._k]
         self._k += 1
         # one uniform picks the cause (by its share of the rate), then the unit within it
-        j = int(np.searchsorted(self._cum, u, side="right")) if len(self._cum) > 1 else 0
+        j = bisect.bisect_right(self._cum, u) if len(self._cum) > 1 else 0
         j = min(j, len(self._cum) - 1)
         lo = self._cum[j - 1] if j > 0 else 0.0
         frac = (u - lo) / (self._cum[j] - lo)
-        unit = min(int(frac * self._units[j]), int(self._units[j]) - 1)
+        unit = min(int(frac * self._units[j]), self._units[j] - 1)
         return self._t, self._index[j], unit
 
 
@@ -133,10 +135,10 @@ class WeibullStream:
 
     def __init__(self, index: int, cause: CauseSpec, rng: np.random.Generator, stationary: bool):
         self.index = index
-        self._dist = Weibull(cause.weibull_shape or 1.0, 1.0 / cause.rate_per_s)
-        self._rng = rng
-        first = (self._dist.sample_residual(rng, cause.units) if stationary
-                 else np.asarray(self._dist.sample(rng, cause.units)))
+        dist = Weibull(cause.weibull_shape or 1.0, 1.0 / cause.rate_per_s)
+        first = (dist.sample_residual(rng, cause.units) if stationary
+                 else np.asarray(dist.sample(rng, cause.units)))
+        self._draw = Draws(dist, rng)
         order = np.argsort(first, kind="stable")
         self._times = first[order].tolist()
         self._units = order.tolist()
@@ -159,7 +161,7 @@ class WeibullStream:
 
     def renew(self, unit: int, back_in_service_s: float) -> None:
         """Schedule the unit's next failure after it returns to service."""
-        heapq.heappush(self._heap, (back_in_service_s + float(self._dist.sample(self._rng)), unit))
+        heapq.heappush(self._heap, (back_in_service_s + self._draw(), unit))
 
 
 class TraceStream:

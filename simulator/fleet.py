@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
+from simulator.distributions import Draws
 from simulator.failures import CauseSpec, FailureSource
 
 
@@ -40,6 +41,7 @@ class Fleet:
         self.causes = causes
         self.source = source
         self.repair_rng = repair_rng
+        self._repair_draws = [Draws(c.repair, repair_rng) for c in causes]
         self.down = [0] * n_nodes  # active repairs covering each node
         self.in_job = bytearray(b"\x01" * job_nodes + b"\x00" * (n_nodes - job_nodes))
         self.free: set[int] = set(range(job_nodes, n_nodes))
@@ -52,9 +54,13 @@ class Fleet:
     # -- queries ----------------------------------------------------------------------------
     def hits_job(self, cause: int, unit: int) -> bool:
         """Whether a failure of this unit would take out a node the job holds."""
-        nodes = self.causes[cause].nodes_of(unit, self.gpus_per_node, self.nodes_per_rack,
-                                            self.n_nodes)
-        return any(self.in_job[n] for n in nodes)
+        per = self.causes[cause].per
+        if per == "gpu":
+            return self.in_job[unit // self.gpus_per_node] == 1
+        if per == "node":
+            return self.in_job[unit] == 1
+        start = unit * self.nodes_per_rack
+        return any(self.in_job[start:start + self.nodes_per_rack])
 
     def is_failed(self, cause: int, unit: int) -> bool:
         return unit in self.failed_units[cause]
@@ -72,7 +78,7 @@ class Fleet:
         """Take the unit out of service for a repair time drawn now."""
         spec = self.causes[cause]
         now = self.env.now
-        repair_s = float(spec.repair.sample(self.repair_rng))
+        repair_s = self._repair_draws[cause]()
         self.source.returned_to_service(cause, unit, now + repair_s)
         self.failures += 1
         if repair_s <= 0.0:

@@ -94,6 +94,7 @@ class Job:
     _phase_start: float = 0.0
     _pending: list[tuple[float, float]] = field(default_factory=list)  # (progress, recoverable at)
     _next_planned: float = float("inf")
+    _ready: simpy.Event | None = None
 
     def __post_init__(self) -> None:
         if self.params.planned_per_s > 0:
@@ -115,106 +116,98 @@ class Job:
         self.process.interrupt(cause)
 
     # -- the state machine ------------------------------------------------------------------
-    def _enter(self, state: str) -> None:
-        self.state = state
-        self._phase_start = self.env.now
-        if self.on_state is not None:
-            self.on_state(self.env.now, state, self.progress_s)
-
-    def _phase(self, state: str, duration_s: float):
-        """Spend ``duration_s`` in ``state``; returns the interrupting cause or None."""
-        self._enter(state)
-        if duration_s <= 0:
-            return None
-        try:
-            yield self.env.timeout(duration_s)
-        except simpy.Interrupt as intr:
-            self._close_phase()
-            return intr.cause
-        self._close_phase()
-        return None
-
-    def _close_phase(self) -> None:
-        """Book the time since the phase began into the ledger."""
-        elapsed = self.env.now - self._phase_start
-        self._phase_start = self.env.now
-        if self.state == COMPUTE:
-            self.ledger.compute += elapsed
-            self.progress_s += elapsed
-        elif self.state == CHECKPOINT:
-            self.ledger.checkpoint += elapsed
-        elif self.state == RESTART:
-            self.ledger.restart += elapsed
-        elif self.state == WAITING:
-            self.ledger.waiting += elapsed
-        elif self.state == OUTAGE:
-            self.ledger.outage += elapsed
-
     def _run(self):
-        p = self.params
-        since_ckpt = 0.0
+        """One flat loop (no nested generators: this is the hot path of every replication)."""
+        env, p = self.env, self.params
+        state, since_ckpt = COMPUTE, 0.0
         while True:
-            seg = min(p.interval_s - since_ckpt, p.work_s - self.progress_s)
-            before = self.progress_s
-            cause = yield from self._phase(COMPUTE, seg)
-            since_ckpt += self.progress_s - before
-            if cause is None:
-                cause = yield from self._phase(CHECKPOINT, p.write_s)
-            if cause is not None:
-                yield from self._recover(cause)
-                since_ckpt = 0.0
-                continue
-            since_ckpt = 0.0
-            if p.persist_s > 0:
-                self._pending.append((self.progress_s, self.env.now + p.persist_s))
+            self.state = state
+            self._phase_start = start = env.now
+            if self.on_state is not None:
+                self.on_state(start, state, self.progress_s)
+            cause = None
+            if state == WAITING:
+                yield self._ready  # failures while waiting only lengthen the wait
             else:
-                self.saved_s = self.progress_s
-            if self.progress_s >= p.work_s:
-                self.done_at = self.env.now
-                self._enter(DONE)
-                return
-            if self.env.now >= self._next_planned:
-                yield from self._planned()
+                if state == COMPUTE:
+                    duration = min(p.interval_s - since_ckpt, p.work_s - self.progress_s)
+                elif state == CHECKPOINT:
+                    duration = p.write_s
+                else:
+                    duration = p.restart_s
+                if duration > 0:
+                    try:
+                        yield env.timeout(duration)
+                    except simpy.Interrupt as intr:
+                        cause = intr.cause
+            elapsed = env.now - start
+            self._book(state, elapsed)
+            if state == COMPUTE:
+                since_ckpt += elapsed
+            if cause is not None:
+                state = self._interrupted(cause)
+                since_ckpt = 0.0
+            elif state == COMPUTE:
+                state = CHECKPOINT
+            elif state == CHECKPOINT:
+                since_ckpt = 0.0
+                if p.persist_s > 0:
+                    self._pending.append((self.progress_s, env.now + p.persist_s))
+                else:
+                    self.saved_s = self.progress_s
+                if self.progress_s >= p.work_s:
+                    self.done_at = env.now
+                    self.state = DONE
+                    if self.on_state is not None:
+                        self.on_state(env.now, DONE, self.progress_s)
+                    return
+                state = COMPUTE
+                if env.now >= self._next_planned:
+                    # planned stop at a checkpoint boundary: let the checkpoint persist, restart
+                    self.planned += 1
+                    self.saved_s = self.progress_s
+                    self._pending.clear()
+                    self._next_planned = env.now + float(
+                        self.planned_rng.exponential(1.0 / p.planned_per_s))
+                    state = RESTART
+            elif state == WAITING:
+                state = RESTART
+            else:  # restart finished
+                state = COMPUTE
 
-    def _settle_pending(self) -> None:
-        now = self.env.now
-        for progress, ready_at in self._pending:
-            if ready_at <= now:
-                self.saved_s = max(self.saved_s, progress)
-        self._pending = [x for x in self._pending if x[1] > now]
+    def _book(self, state: str, elapsed: float) -> None:
+        """Add time spent in ``state`` to the ledger."""
+        led = self.ledger
+        if state == COMPUTE:
+            led.compute += elapsed
+            self.progress_s += elapsed
+        elif state == CHECKPOINT:
+            led.checkpoint += elapsed
+        elif state == RESTART:
+            led.restart += elapsed
+        elif state == WAITING:
+            led.waiting += elapsed
+        elif state == OUTAGE:
+            led.outage += elapsed
 
-    def _recover(self, cause: str):
-        """After an interruption: roll back, wait for hardware, restart (until one succeeds)."""
+    def _interrupted(self, cause: str) -> str:
+        """Roll back to the last recoverable checkpoint; the next state (waiting or restart)."""
         self.interruptions[cause] += 1
-        self._settle_pending()
-        self._pending.clear()
+        if self._pending:
+            now = self.env.now
+            for progress, ready_at in self._pending:
+                if ready_at <= now:
+                    self.saved_s = max(self.saved_s, progress)
+            self._pending.clear()
         self.ledger.lost_work += self.progress_s - self.saved_s
         self.progress_s = self.saved_s
-        while True:
-            ready = self.fleet.nodes_ready()
-            if ready is not None:
-                self._enter(WAITING)
-                yield ready
-                self._close_phase()
-            cause = yield from self._phase(RESTART, self.params.restart_s)
-            if cause is None:
-                return
-            self.interruptions[cause] += 1
-
-    def _planned(self):
-        """A planned interruption at a checkpoint boundary: restart cost, no lost work."""
-        self.planned += 1
-        self._settle_pending()
-        # the planned stop lets the last checkpoint finish persisting
-        self.saved_s = self.progress_s
-        self._pending.clear()
-        cause = yield from self._phase(RESTART, self.params.restart_s)
-        if cause is not None:
-            yield from self._recover(cause)
-        self._next_planned = self.env.now + float(
-            self.planned_rng.exponential(1.0 / self.params.planned_per_s))
+        ready = self.fleet.nodes_ready()
+        if ready is None:
+            return RESTART
+        self._ready = ready
+        return WAITING
 
     def close(self) -> None:
         """At the horizon: book the unfinished phase (unsaved compute counts as productive)."""
         if self.state != DONE:
-            self._close_phase()
+            self._book(self.state, self.env.now - self._phase_start)

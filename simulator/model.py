@@ -27,16 +27,13 @@ HOURS = 3600.0
 DAYS = 86400.0
 
 
-class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts scheduled events (for ``perf``)."""
+def events_scheduled(env: simpy.Environment) -> int:
+    """Events scheduled so far (SimPy numbers each scheduled event from its ``_eid`` counter).
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.scheduled = 0
-
-    def schedule(self, event, priority=1, delay=0):  # type: ignore[no-untyped-def]
-        self.scheduled += 1
-        super().schedule(event, priority, delay)
+    Reading the counter costs nothing per event, unlike overriding ``schedule``.
+    """
+    counter = getattr(env, "_eid", None)
+    return int(next(counter)) if counter is not None else -1
 
 
 def component_rngs(seed: np.random.SeedSequence) -> dict[str, np.random.Generator]:
@@ -81,7 +78,7 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int 
     """Run one replication to completion or to ``run.horizon``."""
     started = time.perf_counter()
     rngs = component_rngs(seed)
-    env = CountingEnvironment()
+    env = simpy.Environment()
     causes = resolve_causes(scenario)
     c = scenario.cluster
     trace = None
@@ -95,37 +92,51 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int 
     job = Job(env, job_params(scenario), fleet, rngs["planned"], on_state=timeline)
     if timeline is not None:
         timeline(0.0, job.state, 0.0)
-    env.process(_failures(env, source, fleet, job))
+    FailureDriver(env, source, fleet, job)
     horizon = scenario.run.horizon
     env.run(until=env.any_of([job.process, env.timeout(horizon)]))
     job.close()
     return _record(scenario, job, fleet, env, replication, time.perf_counter() - started)
 
 
-def _failures(env: simpy.Environment, source: FailureSource, fleet: Fleet, job: Job):
-    """Apply each failure event at its time; interrupt the job when it loses a node it holds."""
-    causes = fleet.causes
-    while True:
-        t, cause, unit = source.next()
-        if math.isinf(t):
+class FailureDriver:
+    """Applies each failure event at its time; interrupts the job when it loses a node it holds.
+
+    Driven by timeout callbacks rather than a process: one scheduled event per failure, no
+    generator to resume.
+    """
+
+    def __init__(self, env: simpy.Environment, source: FailureSource, fleet: Fleet, job: Job):
+        self.env, self.source, self.fleet, self.job = env, source, fleet, job
+        self._names = [c.name for c in fleet.causes]
+        self._pending: tuple[float, int, int] = (math.inf, -1, -1)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        event = self.source.next()
+        if math.isinf(event[0]):
             return
-        if t > env.now:
-            yield env.timeout(t - env.now)
-        if fleet.is_failed(cause, unit):
-            continue  # thinning: the unit is already out for repair
-        hit = fleet.hits_job(cause, unit)
-        if hit and job.state == "restart" and not job.params.failures_during_restart:
-            # Restarts are immune (Daly's variant): by memorylessness, dropping the event is
-            # the same as pausing the job's failure clock during the restart.
-            fleet.source.returned_to_service(cause, unit, env.now)
-            continue
-        interrupt = hit and job.interruptible()
-        fleet.fail(cause, unit)
-        if interrupt:
-            job.interrupt(causes[cause].name)
+        self._pending = event
+        self.env.timeout(max(event[0] - self.env.now, 0.0)).callbacks.append(self._fire)
+
+    def _fire(self, _event: simpy.Event) -> None:
+        _, cause, unit = self._pending
+        fleet, job = self.fleet, self.job
+        if not fleet.is_failed(cause, unit):  # else thinning: the unit is already out for repair
+            hit = fleet.hits_job(cause, unit)
+            if hit and job.state == "restart" and not job.params.failures_during_restart:
+                # Restarts are immune (Daly's variant): by memorylessness, dropping the event
+                # is the same as pausing the job's failure clock during the restart.
+                self.source.returned_to_service(cause, unit, self.env.now)
+            else:
+                interrupt = hit and job.interruptible()
+                fleet.fail(cause, unit)
+                if interrupt:
+                    job.interrupt(self._names[cause])
+        self._schedule()
 
 
-def _record(scenario: Scenario, job: Job, fleet: Fleet, env: CountingEnvironment,
+def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
             replication: int, sim_seconds: float) -> ReplicationRecord:
     led = job.ledger
     wall_s = job.done_at if job.done_at is not None else float(env.now)
@@ -164,6 +175,6 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: CountingEnvironment
         effective_exaflops=exaflops,
         usd_per_effective_exaflop_hour=usd_per,
         interruptions_by_cause=by_cause,
-        events=env.scheduled,
+        events=events_scheduled(env),
         sim_seconds=sim_seconds,
     )

@@ -11,9 +11,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from simulator.records import LEDGER  # noqa: E402
+from simulator.records import LEDGER
 
 STATE_COLORS = {
     "compute": "#2ca02c",

@@ -50,7 +50,7 @@ def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int
     first = simulate(scenario, seqs[0], 0, timeline)
     if progress:
         progress(1)
-    records = [first] + _map(scenario, seqs[1:], range(1, replications), jobs, progress)
+    records = [first, *_map(scenario, seqs[1:], range(1, replications), jobs, progress)]
     return RunResult(records, timeline)
 
 
