@@ -41,7 +41,7 @@ def progress_bar(label: str, total: int, enabled: bool = True) -> Iterator[Calla
 _ROWS: list[tuple[str, str, str | None]] = [
     ("wall_clock_days", "wall clock (days)", "daly_wall_clock_days"),
     ("ettr", "ETTR (productive / wall)", "daly_ettr"),
-    ("utilization", "utilization (of installed GPUs)", None),
+    ("utilization", "utilization (installed GPUs)", None),
     ("effective_mfu", "effective MFU", None),
     ("work_done_fraction", "work done (fraction)", None),
     ("interruptions", "unexpected interruptions", "expected_interruptions"),
