@@ -65,22 +65,40 @@ def draw_ledger(summary: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def _state_band(ax: Any, changes: Sequence[tuple[float, str, float]], ends: Sequence[float],
+                scale_s: float, window: tuple[float, float] | None = None) -> None:
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for (t0, state, _), t1 in zip(changes, ends, strict=True):
+        if window is not None:
+            t0, t1 = max(t0, window[0]), min(t1, window[1])
+        if t1 > t0:
+            spans.setdefault(state, []).append((t0 / scale_s, (t1 - t0) / scale_s))
+    for state in STATE_COLORS:
+        if state in spans:
+            ax.broken_barh(spans[state], (0, 1), facecolors=STATE_COLORS[state], label=state)
+    ax.set_yticks([])
+
+
 def draw_timeline(changes: Sequence[tuple[float, str, float]], end_s: float, path: Path,
                   title: str) -> None:
-    """Job state over time for one replication, and its surviving progress."""
-    fig, (ax_state, ax_prog) = plt.subplots(2, 1, figsize=(11, 4.8), sharex=True,
-                                            gridspec_kw={"height_ratios": [1, 2]})
-    day = 86400.0
-    spans: dict[str, list[tuple[float, float]]] = {}
+    """Job state over a whole replication, zoomed around its first interruption, and progress."""
+    fig, (ax_state, ax_zoom, ax_prog) = plt.subplots(
+        3, 1, figsize=(11, 6.5), gridspec_kw={"height_ratios": [1, 1, 2.2]})
+    day, hour = 86400.0, 3600.0
     ends = [c[0] for c in changes[1:]] + [end_s]
-    for (t0, state, _), t1 in zip(changes, ends, strict=True):
-        if t1 > t0:
-            spans.setdefault(state, []).append((t0 / day, (t1 - t0) / day))
-    for state, bars in spans.items():
-        ax_state.broken_barh(bars, (0, 1), facecolors=STATE_COLORS.get(state, "k"), label=state)
-    ax_state.set_yticks([])
+    _state_band(ax_state, changes, ends, day)
+    ax_state.set_xlim(0, end_s / day)
     ax_state.set_title(title)
-    ax_state.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=6, fontsize=8)
+    ax_state.set_xlabel("wall clock (days)")
+    ax_state.legend(loc="upper right", ncol=6, fontsize=7, framealpha=0.9)
+    # zoom: a few hours around the first rollback (a failure), else the first hours
+    first = next((t for (t, _, p), (t_prev, _, p_prev) in zip(changes[1:], changes, strict=False)
+                  if p < p_prev), None)
+    lo = max(0.0, (first or 0.0) - 2 * hour)
+    hi = min(end_s, lo + 6 * hour)
+    _state_band(ax_zoom, changes, ends, hour, (lo, hi))
+    ax_zoom.set_xlim(lo / hour, hi / hour)
+    ax_zoom.set_xlabel("wall clock (hours) — zoom around the first interruption")
     # surviving progress: grows during compute, falls back to the checkpoint on a failure
     times, prog = [], []
     for (t0, state, p0), t1 in zip(changes, ends, strict=True):
@@ -92,4 +110,5 @@ def draw_timeline(changes: Sequence[tuple[float, str, float]], end_s: float, pat
     ax_prog.set_xlabel("wall clock (days)")
     ax_prog.set_ylabel("work done (days of compute)")
     ax_prog.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
     _save(fig, path)
