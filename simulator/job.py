@@ -118,32 +118,37 @@ class Job:
     # -- the state machine ------------------------------------------------------------------
     def _run(self):
         """One flat loop (no nested generators: this is the hot path of every replication)."""
-        env, p = self.env, self.params
+        env, p, led = self.env, self.params, self.ledger
+        timeout, interrupt_type, probe = env.timeout, simpy.Interrupt, self.on_state
         state, since_ckpt = COMPUTE, 0.0
         while True:
             self.state = state
             self._phase_start = start = env.now
-            if self.on_state is not None:
-                self.on_state(start, state, self.progress_s)
+            if probe is not None:
+                probe(start, state, self.progress_s)
             cause = None
-            if state == WAITING:
-                yield self._ready  # failures while waiting only lengthen the wait
+            if state is COMPUTE:
+                duration = min(p.interval_s - since_ckpt, p.work_s - self.progress_s)
+            elif state is CHECKPOINT:
+                duration = p.write_s
+            elif state is RESTART:
+                duration = p.restart_s
             else:
-                if state == COMPUTE:
-                    duration = min(p.interval_s - since_ckpt, p.work_s - self.progress_s)
-                elif state == CHECKPOINT:
-                    duration = p.write_s
-                else:
-                    duration = p.restart_s
+                duration = -1.0
+            try:
                 if duration > 0:
-                    try:
-                        yield env.timeout(duration)
-                    except simpy.Interrupt as intr:
-                        cause = intr.cause
+                    yield timeout(duration)
+                elif state is WAITING:
+                    yield self._ready  # failures while waiting only lengthen the wait
+            except interrupt_type as intr:
+                cause = intr.cause
             elapsed = env.now - start
-            self._book(state, elapsed)
-            if state == COMPUTE:
+            if state is COMPUTE:
+                led.compute += elapsed
+                self.progress_s += elapsed
                 since_ckpt += elapsed
+            else:
+                self._book(state, elapsed)
             if cause is not None:
                 state = self._interrupted(cause)
                 since_ckpt = 0.0
