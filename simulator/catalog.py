@@ -20,7 +20,8 @@ class GpuType:
         peak_flops: dense BF16 peak in FLOP/s (no sparsity).
         price_usd: list price per GPU in USD (order of magnitude; see ``source``).
         source: where the numbers come from.
-        estimate: True when any number is a guess rather than a published figure.
+        estimate: True when any number (even only the price or idle power) is a guess rather
+            than a published figure; ``source`` says which.
     """
 
     name: str
@@ -39,11 +40,13 @@ CATALOG: dict[str, GpuType] = {
             "h100", 700.0, 100.0, 989e12, 30_000.0,
             "NVIDIA H100 SXM datasheet: 700 W TDP, 989 TFLOP/s dense BF16; idle ~100 W measured "
             "on DGX H100; price ~$25-40k street (estimate).",
+            estimate=True,
         ),
         GpuType(
             "h200", 700.0, 100.0, 989e12, 35_000.0,
             "NVIDIA H200 SXM datasheet: 700 W TDP, same compute as H100 (989 TFLOP/s dense BF16), "
             "141 GB HBM3e; idle and price estimated.",
+            estimate=True,
         ),
         GpuType(
             "b200", 1000.0, 140.0, 2.25e15, 40_000.0,

@@ -81,6 +81,8 @@ def run(
     n = replications or scenario.run.replications
     root_seed = scenario.run.seed if seed is None else seed
     out_dir = output or Path("results") / scenario.name
+    if out_dir.exists() and not out_dir.is_dir():
+        raise _bad_input([f"{out_dir}: output path exists and is not a folder"])
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     with progress_bar(f"{scenario.name}", n, enabled=fmt is Format.table) as advance:
@@ -142,6 +144,10 @@ def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> N
     summary_path = result_dir / "summary.json"
     if not summary_path.exists():
         raise _bad_input([f"{result_dir}: no summary.json here (is it a dcsim result folder?)"])
+    missing = [f"{result_dir}: {name} is missing (needed to redraw)"
+               for name in ("timeline.csv", "replications.csv") if not (result_dir / name).exists()]
+    if missing:
+        raise _bad_input(missing)
     summary = json.loads(summary_path.read_text())
     changes = read_timeline(result_dir / "timeline.csv")
     import csv

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from simulator.catalog import CATALOG, GpuType
 from simulator.distributions import Distribution, Exponential, Fixed, Lognormal, Weibull
@@ -77,6 +77,31 @@ class WeibullSpec(_Model):
     weibull: WeibullShape
 
 
+def _exponential_is_none(value: Any) -> Any:
+    # `distribution: exponential` is the default; anything else must be {weibull: {shape: k}}
+    if value is None or value == "exponential":
+        return None
+    if isinstance(value, str):
+        raise ValueError(f"unknown distribution {value!r}: use 'exponential' or {{weibull: {{shape: k}}}}")
+    return value
+
+
+InterFailure = Annotated[
+    WeibullSpec | None,
+    BeforeValidator(_exponential_is_none),
+    WithJsonSchema({
+        "anyOf": [
+            {"const": "exponential"},
+            {"type": "object", "additionalProperties": False, "required": ["weibull"],
+             "properties": {"weibull": {
+                 "type": "object", "additionalProperties": False, "required": ["shape"],
+                 "properties": {"shape": {"type": "number", "exclusiveMinimum": 0}}}}},
+        ],
+        "description": "'exponential' (default) or {weibull: {shape: k}}",
+    }),
+]
+
+
 class FailureCause(_Model):
     """One failure cause: every unit of kind ``per`` fails at this rate, independently."""
 
@@ -84,7 +109,7 @@ class FailureCause(_Model):
     per: Literal["gpu", "node", "rack"]
     rate_per_year: float | None = Field(default=None, ge=0, description="failures per unit-year")
     mtbf: Seconds | None = Field(default=None, gt=0, description="mean time between failures per unit")
-    distribution: Literal["exponential"] | WeibullSpec = "exponential"
+    distribution: InterFailure = None
     repair_time: RepairTime | None = Field(
         default=None, description="overrides cluster.repair_time for this cause")
 
@@ -103,7 +128,7 @@ class FailureCause(_Model):
 
     @property
     def weibull_shape(self) -> float | None:
-        return None if self.distribution == "exponential" else self.distribution.weibull.shape  # type: ignore[union-attr]
+        return None if self.distribution is None else self.distribution.weibull.shape
 
     def inter_failure(self) -> Distribution:
         """Per-unit time between failures (seconds)."""

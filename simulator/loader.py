@@ -36,6 +36,14 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw.strip()
+    if isinstance(value, str):
+        # YAML 1.1 reads "1e3" as a string; on a command line it is a number
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            value = int(number) if number.is_integer() and "." not in value else number
     return key, value
 
 

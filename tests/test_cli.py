@@ -264,9 +264,6 @@ def test_default_output_folder(work: Path, tiny: Path, monkeypatch: pytest.Monke
     assert (cwd / "results" / "tiny" / "summary.json").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "result files are created by tempfile.mkstemp (mode 0600) and os.replace keeps that "
-    "mode: summary.json etc. are unreadable to group/others whatever the umask"))
 def test_result_files_respect_umask(work: Path, tiny: Path) -> None:
     old = os.umask(0o022)
     try:
@@ -477,9 +474,6 @@ def test_bad_input_real_console_script(work: Path) -> None:
     assert proc.stderr.strip().startswith(f"{path}: job.checkpoint.interval: ")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`run -o PATH` where PATH is an existing file: the simulation runs, then write_run's "
-    "mkdir raises FileExistsError -> exit 1 with a traceback instead of exit 2 and a message"))
 def test_run_output_is_a_file_exits_2(work: Path, tiny: Path) -> None:
     target = work / "a_file"
     target.write_text("x")
@@ -530,9 +524,6 @@ def test_plot_without_summary_exits_2(work: Path) -> None:
     assert "summary.json" in lines[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`plot DIR` with summary.json but no timeline.csv (or replications.csv) raises "
-    "FileNotFoundError -> exit 1 with a traceback instead of exit 2 and a message"))
 def test_plot_incomplete_folder_exits_2(work: Path, base_dir: Path) -> None:
     d = work / "incomplete"
     shutil.copytree(base_dir, d)

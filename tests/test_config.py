@@ -308,15 +308,11 @@ def test_typo_in_weibull_spec_is_reported_as_unknown_key() -> None:
     assert any("scale" in line and "unknown key" in line for line in lines), lines
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a typo inside `distribution: {weibull: {...}}` is reported twice: once as the real "
-    "'unknown key' and once as a spurious \"distribution.literal['exponential']: Input should "
-    "be 'exponential'\" line from the other branch of the union"))
 def test_typo_in_weibull_spec_is_one_problem() -> None:
     cause = {"name": "n", "per": "node", "rate_per_year": 0.1,
              "distribution": {"weibull": {"shape": 0.9, "scale": 2}}}
     lines = problems(data(failures__causes=[cause]))
-    assert len(lines) == 1
+    assert lines == ["f.yaml: failures.causes.0.distribution.weibull.scale: unknown key"]
 
 
 def test_all_problems_are_listed_at_once() -> None:
@@ -376,7 +372,7 @@ def test_apply_overrides_nested_and_list_index() -> None:
         ("run.horizon", "54 d"),          # creates the run mapping
         ("cluster.spare_nodes", 2),
     ])
-    assert BASE == before  # the input is not modified
+    assert before == BASE  # the input is not modified
     assert out["job"]["checkpoint"] == {"interval": "5 min", "write_time": "30 s"}
     assert out["failures"]["causes"][1] == {"name": "node_fault", "per": "node", "mtbf": "3 yr"}
     assert out["failures"]["causes"][0] == BASE["failures"]["causes"][0]
@@ -474,7 +470,7 @@ def test_catalog_published_numbers() -> None:
     h100 = CATALOG["h100"]
     assert h100.tdp_w == 700.0
     assert h100.peak_flops == 989e12
-    assert not h100.estimate
+    assert "estimate" in h100.source  # the price is a street estimate
     assert CATALOG["h200"].tdp_w == 700.0
     assert CATALOG["b200"].tdp_w == pytest.approx(1000.0, rel=0.1)
 

@@ -1,0 +1,162 @@
+"""Every shipped scenario validates and runs end to end through the CLI (DESIGN §5, §7)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from simulator.cli import app
+from simulator.loader import load_scenario
+from simulator.records import LEDGER
+from simulator.reference import llama3_rate_per_year
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+IDS = [p.stem for p in SCENARIOS]
+REPLICATIONS = 2
+
+runner = CliRunner()
+
+
+def test_scenarios_are_shipped() -> None:
+    names = {p.stem for p in SCENARIOS}
+    assert {"100k_h100", "llama3_16k_h100", "kaifu_10k"} <= names
+
+
+class Run:
+    """A finished ``dcsim run SCENARIO -r 2 --no-plots --format json``."""
+
+    def __init__(self, path: Path, out: Path):
+        result = runner.invoke(app, ["run", str(path), "-r", str(REPLICATIONS), "--no-plots",
+                                     "--format", "json", "-o", str(out)])
+        assert result.exit_code == 0, (result.output, result.exception)
+        self.summary: dict[str, Any] = json.loads(result.stdout)
+        with open(out / "replications.csv", newline="", encoding="utf-8") as fh:
+            self.rows = list(csv.DictReader(fh))
+        self.scenario = load_scenario(path)
+        self.raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def mean(self, metric: str) -> float:
+        return float(self.summary[metric]["mean"])
+
+
+_RUNS: dict[str, Run] = {}
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("scenarios")
+
+
+def get_run(stem: str, results_dir: Path) -> Run:
+    """Each scenario runs once per session, shared by the tests that look at it."""
+    if stem not in _RUNS:
+        _RUNS[stem] = Run(ROOT / "scenarios" / f"{stem}.yaml", results_dir / stem)
+    return _RUNS[stem]
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=IDS)
+def test_validates(path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=IDS)
+def test_has_sources_and_matching_name(path: Path) -> None:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    sources = raw.get("sources")
+    assert isinstance(sources, list) and sources, "a scenario must cite its sources"
+    assert all(isinstance(s, str) and len(s.strip()) > 10 for s in sources)
+    assert raw["name"] == path.stem  # results/<name>/ matches the file
+    assert raw.get("description", "").strip()
+
+
+@pytest.mark.parametrize("stem", IDS)
+def test_runs_with_sane_invariants(stem: str, results_dir: Path) -> None:
+    run = get_run(stem, results_dir)
+    s = run.summary
+    assert s["scenario"] == run.scenario.name
+    assert s["replications"] == REPLICATIONS
+    assert len(run.rows) == REPLICATIONS
+    work_h = run.scenario.work_seconds / 3600.0
+    horizon_d = run.scenario.run.horizon / 86400.0
+    for r in run.rows:
+        wall_d = float(r["wall_clock_days"])
+        wall_h = wall_d * 24.0
+        ettr = float(r["ettr"])
+        assert 0.0 < ettr <= 1.0
+        assert ettr == pytest.approx(float(r["productive_hours"]) / wall_h, rel=1e-9)
+        assert sum(float(r[k]) for k in LEDGER) == pytest.approx(wall_h, rel=1e-9)
+        assert all(float(r[k]) >= 0.0 for k in LEDGER)
+        assert int(r["interruptions"]) > 0
+        assert 0.0 <= float(r["utilization"]) <= ettr
+        assert wall_d <= horizon_d * (1 + 1e-9)
+        frac = float(r["work_done_fraction"])
+        assert 0.0 < frac <= 1.0 + 1e-9
+        # productive time is the work whose progress survived
+        assert float(r["productive_hours"]) == pytest.approx(frac * work_h, rel=1e-6)
+        if r["completed"] == "True":
+            assert frac == pytest.approx(1.0)
+        else:
+            assert wall_d == pytest.approx(horizon_d, rel=1e-9)
+        if run.scenario.job.mfu is not None:
+            assert float(r["effective_mfu"]) == pytest.approx(run.scenario.job.mfu * ettr,
+                                                              rel=1e-9)
+    assert s["perf"]["events"] > 0
+    assert 0.0 < s["analytic"]["daly_ettr"] <= 1.0
+
+
+# ---- scenario-specific claims --------------------------------------------------------------
+
+
+def test_kaifu_10k_about_half(results_dir: Path) -> None:
+    run = get_run("kaifu_10k", results_dir)
+    # the claim: a 10k-GPU cluster, 4% of GPUs failing a month, is usable about half the time
+    assert 0.4 < run.mean("ettr") < 0.6
+    # 10,000 GPUs x 0.04 per month is a job MTBF under two hours
+    assert run.summary["analytic"]["job_mtbf_hours"] < 2.0
+    assert run.summary["analytic"]["job_mtbf_hours"] == pytest.approx(
+        365 * 24 / (10_000 * 0.48), rel=1e-6)
+
+
+def test_100k_h100_matches_daly(results_dir: Path) -> None:
+    run = get_run("100k_h100", results_dir)
+    daly = run.summary["analytic"]["daly_ettr"]
+    assert run.mean("ettr") == pytest.approx(daly, rel=0.03)
+    # 320 hot spares cover the ~220 nodes in repair: the job (almost) never waits for hardware
+    wall_h = run.mean("wall_clock_days") * 24.0
+    assert run.mean("waiting_hours") <= 0.001 * wall_h
+    # 100k GPUs with the Llama 3 mix: about 47 unexpected interruptions a day
+    assert run.summary["analytic"]["job_failure_rate_per_day"] == pytest.approx(47.4, rel=0.01)
+
+
+def test_llama3_16k_reproduces_the_paper(results_dir: Path) -> None:
+    run = get_run("llama3_16k_h100", results_dir)
+    # the failure-rate mix is Table 5's: 419 unexpected interruptions expected in 54 days
+    assert run.summary["analytic"]["expected_interruptions"] == pytest.approx(419, rel=0.01)
+    # two replications of a Poisson(419) count: mean within 4 standard errors
+    assert abs(run.mean("interruptions") - 419) < 4 * math.sqrt(419 / REPLICATIONS)
+    # 47 planned interruptions in 54 days
+    assert abs(run.mean("planned_interruptions") - 47) < 4 * math.sqrt(47 / REPLICATIONS)
+    # 3.8e25 FLOP at 41% MFU is ~66 days of failure-free compute: still running at day 54
+    assert run.scenario.work_seconds / 86400 == pytest.approx(66.2, rel=0.01)
+    for r in run.rows:
+        assert r["completed"] == "False"
+        assert float(r["wall_clock_days"]) == pytest.approx(54.0)
+    # the paper: effective training time > 90%
+    assert run.mean("ettr") > 0.9
+
+
+@pytest.mark.parametrize("stem", ["llama3_16k_h100", "100k_h100"])
+def test_llama3_rates_in_scenarios(stem: str) -> None:
+    causes = load_scenario(ROOT / "scenarios" / f"{stem}.yaml").failures.causes
+    assert len(causes) == 18
+    for c in causes:
+        assert c.rate_per_year == pytest.approx(llama3_rate_per_year(c.name), rel=2e-3), c.name
