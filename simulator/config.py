@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from simulator.catalog import CATALOG, GpuType
 from simulator.distributions import Distribution, Exponential, Fixed, Lognormal, Weibull
 from simulator.reference import LLAMA3_SOFTWARE, LLAMA3_TABLE5, llama3_rate_per_year
-from simulator.units import USD, Seconds
+from simulator.units import USD, Joules, Seconds, USDPerJoule, Watts, WattsPerSecond
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
@@ -245,6 +245,82 @@ class EconomicsConfig(_Model):
                                   description="period over which capex is spread (default 4 yr)")
 
 
+class GpuWattsConfig(_Model):
+    """Per-GPU power (W) by job state; unset levels come from the catalog (see ``levels``)."""
+
+    compute: Watts | None = Field(default=None, ge=0, description="compute phase of an iteration")
+    communication: Watts | None = Field(default=None, ge=0, description="communication phase")
+    checkpoint: Watts | None = Field(default=None, ge=0)
+    restart: Watts | None = Field(default=None, ge=0)
+    waiting: Watts | None = Field(default=None, ge=0, description="job GPUs waiting for hardware")
+    idle: Watts | None = Field(default=None, ge=0, description="powered GPUs the job does not use")
+
+
+class WaveformConfig(_Model):
+    compute_fraction: float = Field(default=0.7, gt=0, lt=1,
+                                    description="share of an iteration at the compute level")
+    edge_time: Seconds = Field(default=0.1, ge=0, description="linear edge between the levels")
+
+
+class GridConfig(_Model):
+    capacity: Watts = Field(default=0.0, ge=0, description="import cap")
+    ramp_limit: WattsPerSecond | None = Field(default=None, gt=0,
+                                              description="utility's ramp limit (counted, not enforced)")
+
+
+class GeneratorConfig(_Model):
+    capacity: Watts = Field(default=0.0, ge=0, description="aggregate capacity")
+    ramp_rate: WattsPerSecond = Field(default=0.5e6, gt=0, description="ramp up/down limit")
+    min_load: float = Field(default=0.2, ge=0, le=1, description="minimum stable load (fraction)")
+    max_step: float = Field(default=0.25, ge=0, le=1,
+                            description="largest instantaneous load step accepted (fraction)")
+
+
+class BatteryConfig(_Model):
+    count: int = Field(default=0, ge=0, description="number of units (e.g. Megapacks)")
+    unit_power: Watts = Field(default=0.979e6, ge=0)
+    unit_energy: Joules = Field(default=3916 * 3.6e6, ge=0)
+    round_trip_efficiency: float = Field(default=0.9, gt=0, le=1)
+    soc_min: float = Field(default=0.05, ge=0, le=1)
+    soc_max: float = Field(default=0.95, ge=0, le=1)
+    initial_soc: float = Field(default=0.5, ge=0, le=1)
+    soc_target: float | None = Field(default=None, ge=0, le=1, description="default: initial_soc")
+    response_time: Seconds = Field(default=0.05, ge=0)
+
+    @model_validator(mode="after")
+    def _soc(self) -> BatteryConfig:
+        if not self.soc_min < self.soc_max:
+            raise ValueError("soc_min must be below soc_max")
+        for key in ("initial_soc", "soc_target"):
+            v = getattr(self, key)
+            if v is not None and not self.soc_min <= v <= self.soc_max:
+                raise ValueError(f"{key} must lie within [soc_min, soc_max]")
+        return self
+
+
+class ControllerConfig(_Model):
+    time_constant: Seconds = Field(default=30.0, ge=0,
+                                   description="low-pass of net demand that sets the generators")
+    soc_time_constant: Seconds = Field(default=1800.0, gt=0,
+                                       description="how fast the generators restore battery SoC")
+
+
+class PowerConfig(_Model):
+    """The facility power system (DESIGN §2.4). All powers in W, energies in J."""
+
+    gpu_watts: GpuWattsConfig = Field(default_factory=GpuWattsConfig)
+    node_overhead: Watts = Field(default=1500.0, ge=0, description="per node: CPUs, NICs, fans")
+    pue: float = Field(default=1.2, ge=1)
+    waveform: WaveformConfig = Field(default_factory=WaveformConfig)
+    grid: GridConfig = Field(default_factory=GridConfig)
+    generators: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    battery: BatteryConfig = Field(default_factory=BatteryConfig)
+    controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    gpu_power_floor: float = Field(default=0.0, ge=0, le=1, description="fraction of TDP")
+    trip_outage_time: Seconds = Field(default=1800.0, ge=0)
+    electricity_price: USDPerJoule | None = Field(default=None, ge=0)
+
+
 class RunConfig(_Model):
     replications: int = Field(default=20, gt=0)
     seed: int = Field(default=1, ge=0)
@@ -260,6 +336,7 @@ class Scenario(_Model):
     cluster: ClusterConfig
     failures: FailuresConfig = Field(default_factory=FailuresConfig)
     job: JobConfig
+    power: PowerConfig | None = None
     economics: EconomicsConfig | None = None
     run: RunConfig = Field(default_factory=RunConfig)
 

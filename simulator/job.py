@@ -12,9 +12,11 @@ The time ledger (seconds) always sums to the elapsed wall clock:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import simpy
@@ -25,6 +27,16 @@ COMPUTE, CHECKPOINT, RESTART, WAITING, OUTAGE, DONE = (
     "compute", "checkpoint", "restart", "waiting", "outage", "done")
 #: states in which a failure of a job node interrupts the job
 RUNNING = frozenset({COMPUTE, CHECKPOINT, RESTART})
+#: the interruption cause of a site power trip
+POWER_TRIP = "power_trip"
+
+
+class PowerHook(Protocol):
+    """What the job tells the power system (see :mod:`simulator.power.coupling`)."""
+
+    def segment(self, t: float, state: str, planned_s: float) -> None: ...
+
+    def finish(self, t: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ class JobParams:
         write_s: checkpoint write stall (δ).
         persist_s: delay after the write until the checkpoint is recoverable.
         restart_s: restart time (R).
+        outage_s: how long a power trip keeps the site dark.
         failures_during_restart: whether failures can interrupt a restart.
         planned_per_s: planned interruptions per second of wall clock.
     """
@@ -48,6 +61,7 @@ class JobParams:
     restart_s: float
     failures_during_restart: bool
     planned_per_s: float
+    outage_s: float = 0.0
 
 
 @dataclass
@@ -77,6 +91,7 @@ class Job:
         planned_rng: random stream for planned interruptions.
         on_state: optional probe called as ``on_state(time_s, state, progress_s)`` on every
             change, where progress_s is the surviving compute done so far.
+        power: optional power system, told of every segment (state and planned duration).
     """
 
     env: simpy.Environment
@@ -84,6 +99,7 @@ class Job:
     fleet: Fleet
     planned_rng: np.random.Generator
     on_state: Callable[[float, str, float], None] | None = None
+    power: PowerHook | None = None
     state: str = COMPUTE
     progress_s: float = 0.0  # compute done on the surviving line of work
     saved_s: float = 0.0  # progress covered by a recoverable checkpoint
@@ -107,7 +123,7 @@ class Job:
         return self.state in RUNNING
 
     def interruptible(self) -> bool:
-        """Whether a failure of a job node now interrupts the job."""
+        """Whether a failure of a job node now interrupts the job (not while dark or done)."""
         if self.state == RESTART:
             return self.params.failures_during_restart
         return self.state in RUNNING
@@ -119,7 +135,7 @@ class Job:
     def _run(self):
         """One flat loop (no nested generators: this is the hot path of every replication)."""
         env, p, led = self.env, self.params, self.ledger
-        timeout, interrupt_type, probe = env.timeout, simpy.Interrupt, self.on_state
+        timeout, interrupt_type, probe, power = env.timeout, simpy.Interrupt, self.on_state, self.power
         state, since_ckpt = COMPUTE, 0.0
         while True:
             self.state = state
@@ -133,8 +149,12 @@ class Job:
                 duration = p.write_s
             elif state is RESTART:
                 duration = p.restart_s
+            elif state is OUTAGE:
+                duration = p.outage_s
             else:
                 duration = -1.0
+            if power is not None:
+                power.segment(start, state, duration if duration >= 0 else math.inf)
             try:
                 if duration > 0:
                     yield timeout(duration)
@@ -165,6 +185,8 @@ class Job:
                     self.state = DONE
                     if self.on_state is not None:
                         self.on_state(env.now, DONE, self.progress_s)
+                    if power is not None:
+                        power.finish(env.now)
                     return
                 state = COMPUTE
                 if env.now >= self._next_planned:
@@ -177,6 +199,8 @@ class Job:
                     state = RESTART
             elif state == WAITING:
                 state = RESTART
+            elif state == OUTAGE:
+                state = self._after_outage()
             else:  # restart finished
                 state = COMPUTE
 
@@ -206,6 +230,12 @@ class Job:
             self._pending.clear()
         self.ledger.lost_work += self.progress_s - self.saved_s
         self.progress_s = self.saved_s
+        if cause == POWER_TRIP:
+            return OUTAGE
+        return self._after_outage()
+
+    def _after_outage(self) -> str:
+        """Restart at once if the job has its nodes, else wait for repairs."""
         ready = self.fleet.nodes_ready()
         if ready is None:
             return RESTART
@@ -216,3 +246,5 @@ class Job:
         """At the horizon: book the unfinished phase (unsaved compute counts as productive)."""
         if self.state != DONE:
             self._book(self.state, self.env.now - self._phase_start)
+            if self.power is not None:
+                self.power.finish(self.env.now)

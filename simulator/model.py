@@ -19,6 +19,8 @@ from simulator.config import Scenario
 from simulator.failures import CauseSpec, FailureSource, read_trace, resolve_causes
 from simulator.fleet import Fleet
 from simulator.job import Job, JobParams
+from simulator.power.coupling import PowerCoupling
+from simulator.power.plant import PowerMetrics, SegmentLog
 from simulator.records import ReplicationRecord
 
 #: child random streams per replication, one per random component (common random numbers)
@@ -60,6 +62,7 @@ def job_params(scenario: Scenario) -> JobParams:
         restart_s=j.restart.time,
         failures_during_restart=j.restart.failures_during_restart,
         planned_per_s=j.planned_interruptions_per_day / DAYS,
+        outage_s=scenario.power.trip_outage_time if scenario.power is not None else 0.0,
     )
 
 
@@ -74,8 +77,14 @@ class Timeline:
 
 
 def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int = 0,
-             timeline: Timeline | None = None) -> ReplicationRecord:
-    """Run one replication to completion or to ``run.horizon``."""
+             timeline: Timeline | None = None,
+             segments: SegmentLog | None = None) -> ReplicationRecord:
+    """Run one replication to completion or to ``run.horizon``.
+
+    Args:
+        timeline: optional probe recording job state changes.
+        segments: optional probe recording the power plant at each segment start.
+    """
     started = time.perf_counter()
     rngs = component_rngs(seed)
     env = simpy.Environment()
@@ -90,13 +99,19 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int 
     fleet = Fleet(env, c.nodes, job_nodes, c.gpus_per_node, c.nodes_per_rack, causes, source,
                   rngs["repairs"])
     job = Job(env, job_params(scenario), fleet, rngs["planned"], on_state=timeline)
+    power = None
+    if scenario.power is not None:
+        power = PowerCoupling(env, scenario, fleet, segments)
+        power.attach(job)
+        power.segment(0.0, job.state, job.params.interval_s)
     if timeline is not None:
         timeline(0.0, job.state, 0.0)
     FailureDriver(env, source, fleet, job)
     horizon = scenario.run.horizon
     env.run(until=env.any_of([job.process, env.timeout(horizon)]))
     job.close()
-    return _record(scenario, job, fleet, env, replication, time.perf_counter() - started)
+    return _record(scenario, job, fleet, env, replication, time.perf_counter() - started,
+                   power.solver.metrics if power is not None else None)
 
 
 class FailureDriver:
@@ -137,7 +152,8 @@ class FailureDriver:
 
 
 def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
-            replication: int, sim_seconds: float) -> ReplicationRecord:
+            replication: int, sim_seconds: float,
+            pm: PowerMetrics | None) -> ReplicationRecord:
     led = job.ledger
     wall_s = job.done_at if job.done_at is not None else float(env.now)
     wall_s = max(wall_s, 1e-12)
@@ -149,11 +165,20 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
     gpu = c.gpu_type
     eff_mfu = mfu * ettr if mfu is not None else math.nan
     exaflops = scenario.job_gpus * gpu.peak_flops * mfu * ettr / 1e18 if mfu is not None else math.nan
-    usd_per = math.nan
+    power = _power_fields(scenario, pm, wall_s) if pm is not None else {}
+    usd_per = baker = math.nan
     econ = scenario.economics
     if econ is not None and mfu is not None and exaflops > 0:
         capex = c.installed_gpus * (econ.gpu_capex if econ.gpu_capex is not None else gpu.price_usd)
-        usd_per = capex / (econ.amortization / HOURS) / exaflops
+        if pm is not None and econ.facility_capex_per_mw is not None:
+            capex += econ.facility_capex_per_mw * pm.peak_facility_w / 1e6
+        per_hour = capex / (econ.amortization / HOURS)
+        if pm is not None and not math.isnan(power["energy_cost_usd"]):
+            per_hour += power["energy_cost_usd"] / (wall_s / HOURS)
+        usd_per = per_hour / exaflops
+        if pm is not None and pm.energy_j > 0:
+            # Gavin Baker's figure of merit: effective compute per $ of capex per MW drawn
+            baker = exaflops / capex / (pm.energy_j / wall_s / 1e6)
     by_cause = dict(sorted(job.interruptions.items()))
     return ReplicationRecord(
         replication=replication,
@@ -174,7 +199,32 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
         hardware_failures=fleet.failures,
         effective_exaflops=exaflops,
         usd_per_effective_exaflop_hour=usd_per,
+        effective_exaflops_per_usd_capex_per_mw=baker,
         interruptions_by_cause=by_cause,
         events=events_scheduled(env),
+        **power,
         sim_seconds=sim_seconds,
     )
+
+
+def _power_fields(scenario: Scenario, pm: PowerMetrics, wall_s: float) -> dict[str, float]:
+    """Power metrics in report units (MW, MWh, h, USD)."""
+    cfg = scenario.power
+    assert cfg is not None
+    mwh = 3.6e9
+    usable = cfg.battery.count * cfg.battery.unit_energy * (cfg.battery.soc_max - cfg.battery.soc_min)
+    price = cfg.electricity_price
+    return {
+        "energy_mwh": pm.energy_j / mwh,
+        "peak_facility_mw": pm.peak_facility_w / 1e6,
+        "battery_peak_mw": pm.battery_peak_w / 1e6,
+        "battery_throughput_mwh": pm.battery_throughput_j / mwh,
+        "battery_cycles": pm.battery_discharge_j / usable if usable > 0 else 0.0,
+        "unserved_mwh": pm.unserved_j / mwh,
+        "power_trips": float(pm.trips),
+        "grid_ramp_violations": float(pm.grid_ramp_violations),
+        "generator_oscillation_hours": pm.generator_oscillation_s / HOURS,
+        "soc_limit_hours": pm.soc_limit_s / HOURS,
+        "floor_energy_mwh": pm.floor_energy_j / mwh,
+        "energy_cost_usd": pm.energy_j * price if price is not None else math.nan,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,7 +24,25 @@ METRICS: dict[str, str] = {
     "hardware_failures": "count",
     "effective_exaflops": "EFLOP/s",
     "usd_per_effective_exaflop_hour": "USD/(EFLOP/s·h)",
+    "effective_exaflops_per_usd_capex_per_mw": "EFLOP/s per USD of capex per MW",
+    "energy_mwh": "MWh",
+    "peak_facility_mw": "MW",
+    "battery_peak_mw": "MW",
+    "battery_throughput_mwh": "MWh",
+    "battery_cycles": "count",
+    "unserved_mwh": "MWh",
+    "power_trips": "count",
+    "grid_ramp_violations": "count",
+    "generator_oscillation_hours": "h",
+    "soc_limit_hours": "h",
+    "floor_energy_mwh": "MWh",
+    "energy_cost_usd": "USD",
 }
+#: metrics that exist only when the scenario has a power block
+POWER_METRICS = ("energy_mwh", "peak_facility_mw", "battery_peak_mw", "battery_throughput_mwh",
+                 "battery_cycles", "unserved_mwh", "power_trips", "grid_ramp_violations",
+                 "generator_oscillation_hours", "soc_limit_hours", "floor_energy_mwh",
+                 "energy_cost_usd", "effective_exaflops_per_usd_capex_per_mw")
 LEDGER = ("productive_hours", "checkpoint_hours", "lost_work_hours", "restart_hours",
           "waiting_hours", "outage_hours")
 
@@ -54,6 +73,19 @@ class ReplicationRecord:
     hardware_failures: int
     effective_exaflops: float
     usd_per_effective_exaflop_hour: float
+    effective_exaflops_per_usd_capex_per_mw: float = math.nan
+    energy_mwh: float = math.nan
+    peak_facility_mw: float = math.nan
+    battery_peak_mw: float = math.nan
+    battery_throughput_mwh: float = math.nan
+    battery_cycles: float = math.nan
+    unserved_mwh: float = math.nan
+    power_trips: float = math.nan
+    grid_ramp_violations: float = math.nan
+    generator_oscillation_hours: float = math.nan
+    soc_limit_hours: float = math.nan
+    floor_energy_mwh: float = math.nan
+    energy_cost_usd: float = math.nan
     interruptions_by_cause: dict[str, int] = field(default_factory=dict)
     events: int = 0
     sim_seconds: float = 0.0

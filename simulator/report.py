@@ -53,6 +53,19 @@ _ROWS: list[tuple[str, str, str | None]] = [
     ("waiting_hours", "waiting for hardware (h)", None),
     ("effective_exaflops", "effective EFLOP/s", None),
     ("usd_per_effective_exaflop_hour", "USD per effective EFLOP/s·h", None),
+    ("effective_exaflops_per_usd_capex_per_mw", "EFLOP/s per $ capex per MW", None),
+    ("energy_mwh", "facility energy (MWh)", None),
+    ("peak_facility_mw", "peak facility load (MW)", None),
+    ("battery_peak_mw", "battery peak (MW)", None),
+    ("battery_throughput_mwh", "battery throughput (MWh)", None),
+    ("battery_cycles", "battery cycles", None),
+    ("power_trips", "power trips", None),
+    ("unserved_mwh", "unserved energy (MWh)", None),
+    ("grid_ramp_violations", "grid ramp-limit exceedances", None),
+    ("generator_oscillation_hours", "generators oscillating (h)", None),
+    ("soc_limit_hours", "battery at SoC limit (h)", None),
+    ("floor_energy_mwh", "power-floor energy (MWh)", None),
+    ("energy_cost_usd", "energy cost (USD)", None),
 ]
 
 
