@@ -223,10 +223,13 @@ class EventSolver:
         if traj.t_meet > 0:
             pieces.append((0.0, min(traj.t_meet, settle)))
         if settle > traj.t_meet:
-            mid = traj.t_meet + min(settle - traj.t_meet, 3 * traj.tau)
-            pieces.append((traj.t_meet, mid))
-            if settle > mid:
-                pieces.append((mid, settle))
+            # the exponential tail, in pieces that widen with its time constant
+            a = traj.t_meet
+            for k in (1.0, 2.5, 5.0, 9.0, math.inf):
+                b = min(settle, traj.t_meet + k * traj.tau)
+                if b > a:
+                    pieces.append((a, b))
+                a = b
         dis_sum = chg_sum = 0.0
         for a, b in pieces:
             if b <= a:
@@ -275,6 +278,12 @@ class EventSolver:
                 self.metrics.grid_ramp_violations += 1
         trip = self._step_check(net)
         self._traj = trajectory(self.gen, self.filt, s, p.gen_ramp, p.tau_filter)
+        if p.bat_energy > 0 and p.gen_cap > 0 and self._traj.t_meet + self._traj.tau > 0:
+            # corrector: the SoC term sees the charge the battery takes during the transient
+            settle = min(self._traj.settle_time(), max_duration)
+            _, _, de = self._integrate(settle)
+            s = self.target(net.mean, self.energy_stored + de)
+            self._traj = trajectory(self.gen, self.filt, s, p.gen_ramp, p.tau_filter)
         self._oscillating = False
         if trip is not None:
             return 0.0, trip
@@ -396,6 +405,21 @@ class EventSolver:
             m.overspeed_trips += 1
         # energy not served: what the site was drawing, for as long as it stays dark
         m.unserved_j += self._load.mean * outage_s
+
+
+def soc_neutral_level(net: Trapezoid, eta: float) -> float:
+    """Generator level (W) at which a battery absorbing the swing neither gains nor loses
+    charge: η·E[(G − N)⁺] = E[(N − G)⁺] / η, with η the one-way efficiency."""
+    lo, hi = net.low, net.high
+    if net.is_constant:
+        return lo
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if eta * net.below(mid) - net.above(mid) / eta < 0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
 
 
 def _crossing(traj: Trajectory, level: float, horizon: float) -> float:
