@@ -153,13 +153,23 @@ def trajectory(g0: float, f0: float, s: float, ramp: float, tau: float) -> Traje
     hi = abs(s - g0) / ramp + 5 * tau + 1.0
     if ahead(hi) > 0:  # cannot happen for a monotone filter; guard against round-off
         return Trajectory(g0, slope, abs(s - g0) / ramp, s, s, 0.0)
-    lo = 0.0
-    while hi - lo > 1e-3:  # 1 ms: far below any segment length
-        mid = 0.5 * (lo + hi)
-        if ahead(mid) > 0:
-            lo = mid
+    # safeguarded Newton on the bracket [lo, hi] (ahead(lo) > 0 >= ahead(hi)), to 1 ms
+    lo, t = 0.0, hi
+    decay = (f0 - s) / tau
+    for _ in range(60):
+        value = ahead(t)
+        if abs(value) < _STEADY_W:
+            hi = t
+            break
+        if value > 0:
+            lo = t
         else:
-            hi = mid
+            hi = t
+        if hi - lo <= 1e-3:
+            break
+        slope_t = direction * (-decay * math.exp(-t / tau) - slope)
+        step = t - value / slope_t if slope_t != 0 else -1.0
+        t = step if lo < step < hi else 0.5 * (lo + hi)
     t_meet = hi
     # after meeting, follow the filter: re-express it from its value at t_meet
     f_meet = filt(t_meet)
@@ -218,31 +228,86 @@ class EventSolver:
         """∫ over [0, t1] of (discharge, charge, dE/dt) along the generator trajectory."""
         traj = self._traj
         eta = self.p.eta
-        pieces = []
         settle = min(traj.settle_time(), t1)
-        if traj.t_meet > 0:
-            pieces.append((0.0, min(traj.t_meet, settle)))
-        if settle > traj.t_meet:
-            # the exponential tail, in pieces that widen with its time constant
-            a = traj.t_meet
-            for k in (1.0, 2.5, 5.0, 9.0, math.inf):
-                b = min(settle, traj.t_meet + k * traj.tau)
-                if b > a:
-                    pieces.append((a, b))
-                a = b
         dis_sum = chg_sum = 0.0
-        for a, b in pieces:
-            if b <= a:
-                continue
-            for x, w in zip(_GL_X, _GL_W, strict=True):
-                d, c = self._rates(traj.at(a + (b - a) * x))
-                dis_sum += w * (b - a) * d
-                chg_sum += w * (b - a) * c
+        if settle > 0:
+            exact = self._integrate_exact(settle)
+            dis_sum, chg_sum = exact if exact is not None else self._integrate_gl(settle)
         if t1 > settle:
             d, c = self._rates(traj.s)
             dis_sum += d * (t1 - settle)
             chg_sum += c * (t1 - settle)
         return dis_sum, chg_sum, chg_sum * eta - dis_sum / eta
+
+    def _kinks(self) -> tuple[float, ...]:
+        """Generator levels where the battery-rate functions change formula."""
+        net, pb = self._net, self.p.bat_power
+        return (net.low, net.high, net.low - pb, net.high - pb, net.low + pb, net.high + pb)
+
+    def _integrate_exact(self, t1: float) -> tuple[float, float] | None:
+        """Closed form when no kink is crossed: the rates are then one quadratic in G, and
+        ∫G dt, ∫G² dt along a ramp or an exponential are elementary. None if a kink is crossed."""
+        traj = self._traj
+        t_r = min(traj.t_meet, t1)
+        g_a, g_b, g_c = traj.at(0.0), traj.at(t_r), traj.at(t1)
+        lo, hi = min(g_a, g_b, g_c), max(g_a, g_b, g_c)
+        if any(lo < k < hi for k in self._kinks()):
+            return None
+        mid = 0.5 * (lo + hi)
+        # moments of x = G − mid over [0, t1]: m0 = ∫1, m1 = ∫x, m2 = ∫x²
+        m0 = m1 = m2 = 0.0
+        if t_r > 0:
+            x0, k = g_a - mid, traj.slope
+            m0 += t_r
+            m1 += x0 * t_r + k * t_r**2 / 2
+            m2 += x0**2 * t_r + x0 * k * t_r**2 + k**2 * t_r**3 / 3
+        if t1 > t_r:
+            span = t1 - t_r
+            if traj.tau > 0:
+                a = traj.f0 - traj.s
+                e1 = traj.tau * (math.exp(-t_r / traj.tau) - math.exp(-t1 / traj.tau))
+                e2 = traj.tau / 2 * (math.exp(-2 * t_r / traj.tau) - math.exp(-2 * t1 / traj.tau))
+            else:
+                a = e1 = e2 = 0.0
+            c = traj.s - mid
+            m0 += span
+            m1 += c * span + a * e1
+            m2 += c * c * span + 2 * c * a * e1 + a * a * e2
+        half = 0.5 * (hi - lo)
+        d0, c0 = self._rates(mid)
+        if half <= 1e-9:
+            return d0 * m0, c0 * m0
+        dl, cl = self._rates(lo)
+        dh, ch = self._rates(hi)
+        # quadratic through (−h, y_l), (0, y_0), (h, y_h): y = y0 + b·x + q·x²
+        out = []
+        for yl, y0, yh in ((dl, d0, dh), (cl, c0, ch)):
+            b = (yh - yl) / (2 * half)
+            q = (yh - 2 * y0 + yl) / (2 * half * half)
+            out.append(y0 * m0 + b * m1 + q * m2)
+        return out[0], out[1]
+
+    def _integrate_gl(self, t1: float) -> tuple[float, float]:
+        """Gauss-Legendre quadrature along the trajectory (when a kink is crossed)."""
+        traj = self._traj
+        pieces = []
+        if traj.t_meet > 0:
+            pieces.append((0.0, min(traj.t_meet, t1)))
+        if t1 > traj.t_meet:
+            # the exponential tail, in pieces that widen with its time constant
+            a = traj.t_meet
+            for k in (1.0, 2.5, 5.0, 9.0, math.inf):
+                b = min(t1, traj.t_meet + k * traj.tau)
+                if b > a:
+                    pieces.append((a, b))
+                a = b
+        dis_sum = chg_sum = 0.0
+        for a, b in pieces:
+            for x, w in zip(_GL_X, _GL_W, strict=True):
+                d, c = self._rates(traj.at(a + (b - a) * x))
+                dis_sum += w * (b - a) * d
+                chg_sum += w * (b - a) * c
+        return dis_sum, chg_sum
 
     # -- segments ---------------------------------------------------------------------------
     def begin(self, t: float, load: Trapezoid, floor_extra_w: float = 0.0,
