@@ -20,7 +20,7 @@ from rich.console import Console
 from simulator.analytic import analytic_for
 from simulator.config import Scenario
 from simulator.loader import ScenarioError, load_scenario, resolved_dict
-from simulator.output import build_summary, metadata, read_timeline, write_run
+from simulator.output import build_summary, metadata, read_segments, read_timeline, write_run
 from simulator.report import progress_bar, render_run_table
 
 app = typer.Typer(
@@ -58,7 +58,8 @@ Seed = Annotated[int | None, typer.Option("--seed", min=0, help="root seed (defa
 Output = Annotated[Path | None, typer.Option("-o", "--output",
                                              help="output folder (default: results/<name>/)")]
 Sets = Annotated[list[str] | None, typer.Option("--set", help="override a key: key.path=value")]
-Jobs = Annotated[int, typer.Option("-j", "--jobs", min=1, help="local worker processes")]
+Jobs = Annotated[int | None, typer.Option(
+    "-j", "--jobs", min=1, help="local worker processes (default: all cores; results do not depend on it)")]
 NoPlots = Annotated[bool, typer.Option("--no-plots", help="skip the PNG plots")]
 Fmt = Annotated[Format, typer.Option("--format", help="print a table or JSON")]
 
@@ -70,7 +71,7 @@ def run(
     seed: Seed = None,
     output: Output = None,
     set_: Sets = None,
-    jobs: Jobs = 1,
+    jobs: Jobs = None,
     no_plots: NoPlots = False,
     fmt: Fmt = Format.table,
 ) -> None:
@@ -79,6 +80,7 @@ def run(
 
     scenario = _load(scenario_file, set_)
     n = replications or scenario.run.replications
+    jobs = jobs or min(os.cpu_count() or 1, n)
     root_seed = scenario.run.seed if seed is None else seed
     out_dir = output or Path("results") / scenario.name
     if out_dir.exists() and not out_dir.is_dir():
@@ -91,9 +93,11 @@ def run(
     analytic = analytic_for(scenario)
     summary = build_summary(scenario.name, result.records, root_seed, analytic, wall)
     meta = metadata(root_seed, sys.argv, started, wall, jobs)
-    write_run(out_dir, resolved_dict(scenario), result.records, summary, meta, result.timeline)
+    write_run(out_dir, resolved_dict(scenario), result.records, summary, meta, result.timeline,
+              result.segments)
     if not no_plots:
-        _draw_run(out_dir, summary, result.timeline.changes, result.records[0].wall_clock_days)
+        _draw_run(out_dir, summary, result.timeline.changes, result.records[0].wall_clock_days,
+                  scenario, result.segments.rows)
     if fmt is Format.json:
         out.print_json(json.dumps(_json_safe(summary)))
     else:
@@ -101,12 +105,24 @@ def run(
         out.print(f"results in {out_dir}/", highlight=False)
 
 
-def _draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: float) -> None:
-    from simulator.plots import draw_ledger, draw_timeline
+def _draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: float,
+              scenario: Scenario, rows: list) -> None:
+    from simulator.plots import draw_ledger, draw_power_timeline, draw_timeline
 
     draw_ledger(summary, out_dir / "ledger.png")
-    draw_timeline(changes, end_days * 86400.0, out_dir / "timeline.png",
-                  f"{summary['scenario']}: job state, replication 0")
+    end_s = end_days * 86400.0
+    title = f"{summary['scenario']}: replication 0"
+    if scenario.power is None or not rows:
+        draw_timeline(changes, end_s, out_dir / "timeline.png", f"{title}, job state")
+        return
+    from simulator.power.plant import PlantParams
+    from simulator.power.windows import pick_windows, solve_window
+
+    params = PlantParams.from_config(scenario.power)
+    windows = [solve_window(params, rows, a, b, label)
+               for label, a, b in pick_windows(rows, end_s)]
+    draw_power_timeline(changes, rows, windows, end_s, out_dir / "timeline.png",
+                        f"{title}: job state, facility power and sources")
 
 
 def _json_safe(data: Any) -> Any:
@@ -145,7 +161,8 @@ def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> N
     if not summary_path.exists():
         raise _bad_input([f"{result_dir}: no summary.json here (is it a dcsim result folder?)"])
     missing = [f"{result_dir}: {name} is missing (needed to redraw)"
-               for name in ("timeline.csv", "replications.csv") if not (result_dir / name).exists()]
+               for name in ("timeline.csv", "replications.csv", "resolved.yaml")
+               if not (result_dir / name).exists()]
     if missing:
         raise _bad_input(missing)
     summary = json.loads(summary_path.read_text())
@@ -154,7 +171,13 @@ def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> N
 
     with open(result_dir / "replications.csv", encoding="utf-8") as fh:
         first = next(csv.DictReader(fh))
-    _draw_run(result_dir, summary, changes, float(first["wall_clock_days"]))
+    try:
+        scenario = load_scenario(result_dir / "resolved.yaml")
+    except ScenarioError as exc:
+        raise _bad_input(exc.problems) from None
+    seg_path = result_dir / "power_segments.csv"
+    rows = read_segments(seg_path) if seg_path.exists() else []
+    _draw_run(result_dir, summary, changes, float(first["wall_clock_days"]), scenario, rows)
     out.print(f"redrew {result_dir}/ledger.png and timeline.png", highlight=False)
 
 

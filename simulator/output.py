@@ -24,6 +24,7 @@ import yaml
 from simulator import __version__
 from simulator.analytic import Analytic
 from simulator.model import Timeline
+from simulator.power.plant import SEGMENT_COLUMNS, SegmentLog
 from simulator.records import METRICS, ReplicationRecord
 from simulator.stats import summarize, summarize_causes
 
@@ -105,6 +106,22 @@ def timeline_csv(timeline: Timeline) -> str:
     return buf.getvalue()
 
 
+def segments_csv(log: SegmentLog) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(SEGMENT_COLUMNS)
+    writer.writerows(log.rows)
+    return buf.getvalue()
+
+
+def read_segments(path: Path) -> list[tuple]:
+    """Rows of power_segments.csv with numbers as floats."""
+    with open(path, encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        return [tuple(v if k == 1 else float(v) for k, v in enumerate(row)) for row in reader]
+
+
 def read_timeline(path: Path) -> list[tuple[float, str, float]]:
     with open(path, encoding="utf-8") as fh:
         return [(float(r["time_s"]), r["state"], float(r["progress_s"]))
@@ -135,7 +152,8 @@ def metadata(seed: int, argv: Sequence[str], started_iso: str, wall_seconds: flo
 
 
 def write_run(out_dir: Path, resolved: dict[str, Any], records: Sequence[ReplicationRecord],
-              summary: dict[str, Any], meta: dict[str, Any], timeline: Timeline) -> list[Path]:
+              summary: dict[str, Any], meta: dict[str, Any], timeline: Timeline,
+              segments: SegmentLog | None = None) -> list[Path]:
     """Write every file of a run; returns their paths."""
     files = {
         "summary.json": lambda p: write_json(p, summary),
@@ -145,6 +163,8 @@ def write_run(out_dir: Path, resolved: dict[str, Any], records: Sequence[Replica
         "metadata.json": lambda p: write_json(p, meta),
         "timeline.csv": lambda p: atomic_write_text(p, timeline_csv(timeline)),
     }
+    if segments is not None and segments.rows:
+        files["power_segments.csv"] = lambda p: atomic_write_text(p, segments_csv(segments))
     paths = []
     for name, write in files.items():
         path = out_dir / name

@@ -115,3 +115,62 @@ def draw_timeline(changes: Sequence[tuple[float, str, float]], end_s: float, pat
     ax_prog.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     _save(fig, path)
+
+
+def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Sequence[tuple],
+                        windows: Sequence[Any], end_s: float, path: Path, title: str) -> None:
+    """Job state, facility power, sources and SoC over a replication (event-level solver),
+    and fine-step zooms around a failure, a checkpoint and a restart."""
+    fig = plt.figure(figsize=(12, 9.5))
+    grid = fig.add_gridspec(4, max(len(windows), 1), height_ratios=[0.5, 1.6, 1.0, 1.8])
+    day, mw = 86400.0, 1e6
+    ax_state = fig.add_subplot(grid[0, :])
+    ends = [c[0] for c in changes[1:]] + [end_s]
+    _state_band(ax_state, changes, ends, day)
+    ax_state.set_xlim(0, end_s / day)
+    ax_state.set_title(title)
+    ax_state.legend(loc="upper right", ncol=6, fontsize=7, framealpha=0.9)
+    # event-level power over the first day (a whole run is too dense to read)
+    ax_p = fig.add_subplot(grid[1, :])
+    hour = 3600.0
+    span = min(end_s, 24 * hour)
+    shown = [r for r in rows if r[0] < span]
+    t = [r[0] / hour for r in shown] + [span / hour]
+    mean = [(r[2] + (r[3] - r[2]) * (r[4] + r[5]) / r[6]) / mw if r[3] > r[2] else r[2] / mw
+            for r in shown]
+    ax_p.stairs([r[3] / mw for r in shown], t, color="#bbbbbb", baseline=None,
+                label="facility peak (iteration swing)")
+    ax_p.stairs(mean, t, color="k", lw=0.8, label="facility mean", baseline=None)
+    ax_p.stairs([r[10] / mw for r in shown], t, color="#1f77b4", lw=0.8, label="grid",
+                baseline=None)
+    ax_p.plot([r[0] / hour for r in shown], [r[7] / mw for r in shown], color="#ff7f0e", lw=0.8,
+              label="generators (at segment starts)")
+    ax_p.set_xlim(0, span / hour)
+    ax_p.set_ylabel("MW")
+    ax_p.set_xlabel("wall clock (hours): the first day, event-level solver")
+    ax_p.legend(fontsize=7, loc="lower right", ncol=2)
+    ax_soc = fig.add_subplot(grid[2, :], sharex=ax_state)
+    energy0 = max((r[9] for r in rows), default=0.0)
+    ax_soc.plot([r[0] / day for r in rows], [r[9] / 3.6e9 for r in rows], color="#2ca02c", lw=0.8)
+    ax_soc.set_ylabel("battery MWh")
+    ax_soc.set_xlabel("wall clock (days)")
+    if energy0 <= 0:
+        ax_soc.text(0.5, 0.5, "no battery", transform=ax_soc.transAxes, ha="center")
+    for k, w in enumerate(windows):
+        ax = fig.add_subplot(grid[3, k])
+        r = w.result
+        tt = r.t + w.origin_s
+        sel = (tt >= w.start_s) & (tt <= w.end_s)
+        x = (tt[sel] - w.start_s)
+        ax.plot(x, r.load[sel] / mw, color="k", lw=0.5, label="facility")
+        ax.plot(x, r.generators[sel] / mw, color="#ff7f0e", lw=1, label="generators")
+        ax.plot(x, r.battery[sel] / mw, color="#2ca02c", lw=0.5, label="battery (+ discharge)")
+        ax.plot(x, r.grid[sel] / mw, color="#1f77b4", lw=1, label="grid")
+        ax.axhline(0, color="0.7", lw=0.5)
+        ax.set_title(f"fine-step (10 ms): {w.label}", fontsize=9)
+        ax.set_xlabel(f"s from {w.start_s / 3600:.2f} h")
+        if k == 0:
+            ax.set_ylabel("MW")
+            ax.legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    _save(fig, path)

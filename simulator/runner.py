@@ -7,8 +7,8 @@ function :func:`run_one`, so results do not depend on ``-j`` or on the executor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from simulator.config import Scenario
 from simulator.model import Timeline, simulate
+from simulator.power.plant import SegmentLog
 from simulator.records import ReplicationRecord
 
 Progress = Callable[[int], None]
@@ -35,45 +36,42 @@ def run_one(scenario_data: dict[str, Any], seed: np.random.SeedSequence,
 
 @dataclass
 class RunResult:
-    """Records of all replications plus the probe of replication 0."""
+    """Records of all replications plus the probes of replication 0."""
 
     records: list[ReplicationRecord]
     timeline: Timeline
+    segments: SegmentLog
 
 
 def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int = 1,
                      progress: Progress | None = None) -> RunResult:
-    """Run ``replications`` replications on ``jobs`` local processes (1 = in this process)."""
+    """Run ``replications`` replications on ``jobs`` local processes (1 = in this process).
+
+    Replication 0 always runs in this process with the probes attached (probes do not change
+    numbers); with ``jobs > 1`` the others run in a process pool meanwhile.
+    """
     seqs = seeds_for(seed, replications)
-    timeline = Timeline()
-    # replication 0 always runs here, with the probe attached; probes do not change numbers
-    first = simulate(scenario, seqs[0], 0, timeline)
-    if progress:
-        progress(1)
-    records = [first, *_map(scenario, seqs[1:], range(1, replications), jobs, progress)]
-    return RunResult(records, timeline)
-
-
-def _map(scenario: Scenario, seqs: Sequence[np.random.SeedSequence], indices: range, jobs: int,
-         progress: Progress | None) -> list[ReplicationRecord]:
-    if not seqs:
-        return []
-    if jobs <= 1:
-        out = []
-        for s, i in zip(seqs, indices, strict=True):
-            out.append(simulate(scenario, s, i))
+    timeline, segments = Timeline(), SegmentLog()
+    rest = list(range(1, replications))
+    if jobs <= 1 or not rest:
+        first = simulate(scenario, seqs[0], 0, timeline, segments)
+        if progress:
+            progress(1)
+        others = []
+        for i in rest:
+            others.append(simulate(scenario, seqs[i], i))
             if progress:
                 progress(1)
-        return out
+        return RunResult([first, *others], timeline, segments)
     data = scenario.model_dump(mode="json")
-    results: list[ReplicationRecord | None] = [None] * len(seqs)
+    results: dict[int, ReplicationRecord] = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_one, data, s, i): k
-                   for k, (s, i) in enumerate(zip(seqs, indices, strict=True))}
-        from concurrent.futures import as_completed
-
+        futures = {pool.submit(run_one, data, seqs[i], i): i for i in rest}
+        results[0] = simulate(scenario, seqs[0], 0, timeline, segments)
+        if progress:
+            progress(1)
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
             if progress:
                 progress(1)
-    return [r for r in results if r is not None]
+    return RunResult([results[i] for i in range(replications)], timeline, segments)

@@ -51,8 +51,7 @@ class PowerCoupling:
         free = len(self.fleet.free)
         load = self.loads.facility(state, held, free)
         if self.log is not None:
-            self.log.rows.append((t, state, load.mean, load.high, solver.gen,
-                                  solver.energy_stored, load.mean - solver.net_of(load).mean))
+            self.log.add(t, state, load, solver)
         resync = self._after_outage and state != OUTAGE
         if state == OUTAGE:
             self._after_outage = True

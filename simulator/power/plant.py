@@ -506,9 +506,18 @@ def _crossing(traj: Trajectory, level: float, horizon: float) -> float:
     return hi
 
 
+#: columns of a segment-log row
+SEGMENT_COLUMNS = ("time_s", "state", "low_w", "high_w", "t_high_s", "t_edge_s", "period_s",
+                   "generator_w", "filter_w", "battery_j", "grid_w")
+
+
 @dataclass
 class SegmentLog:
-    """Probe: the plant at each segment start (for plots and the fine-step cross-check)."""
+    """Probe: each segment's load and the plant's state as it starts (plots, cross-checks)."""
 
-    rows: list[tuple[float, str, float, float, float, float, float]] = field(default_factory=list)
-    # (time_s, state, load_mean_w, load_high_w, generator_w, battery_energy_j, grid_w)
+    rows: list[tuple] = field(default_factory=list)
+
+    def add(self, t: float, state: str, load: Trapezoid, solver: EventSolver) -> None:
+        grid = load.mean - solver.net_of(load).mean
+        self.rows.append((t, state, load.low, load.high, load.t_high, load.t_edge, load.period,
+                          solver.gen, solver.filt, solver.energy_stored, grid))
