@@ -103,7 +103,6 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int 
     if scenario.power is not None:
         power = PowerCoupling(env, scenario, fleet, segments)
         power.attach(job)
-        power.segment(0.0, job.state, job.params.interval_s)
     if timeline is not None:
         timeline(0.0, job.state, 0.0)
     FailureDriver(env, source, fleet, job)
