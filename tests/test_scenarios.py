@@ -91,7 +91,8 @@ def test_runs_with_sane_invariants(stem: str, results_dir: Path) -> None:
         wall_d = float(r["wall_clock_days"])
         wall_h = wall_d * 24.0
         ettr = float(r["ettr"])
-        assert 0.0 < ettr <= 1.0
+        # no_battery is the site that cannot keep the job up: zero progress is its point
+        assert (0.0 if stem == "no_battery" else 1e-9) <= ettr <= 1.0
         assert ettr == pytest.approx(float(r["productive_hours"]) / wall_h, rel=1e-9)
         assert sum(float(r[k]) for k in LEDGER) == pytest.approx(wall_h, rel=1e-9)
         assert all(float(r[k]) >= 0.0 for k in LEDGER)
@@ -99,7 +100,7 @@ def test_runs_with_sane_invariants(stem: str, results_dir: Path) -> None:
         assert 0.0 <= float(r["utilization"]) <= ettr
         assert wall_d <= horizon_d * (1 + 1e-9)
         frac = float(r["work_done_fraction"])
-        assert 0.0 < frac <= 1.0 + 1e-9
+        assert 0.0 <= frac <= 1.0 + 1e-9
         # productive time is the work whose progress survived
         assert float(r["productive_hours"]) == pytest.approx(frac * work_h, rel=1e-6)
         if r["completed"] == "True":
@@ -135,6 +136,27 @@ def test_100k_h100_matches_daly(results_dir: Path) -> None:
     assert run.mean("waiting_hours") <= 0.001 * wall_h
     # 100k GPUs with the Llama 3 mix: about 47 unexpected interruptions a day
     assert run.summary["analytic"]["job_failure_rate_per_day"] == pytest.approx(47.4, rel=0.01)
+
+
+def test_100k_h100_megapacks_keep_the_site_up(results_dir: Path) -> None:
+    run = get_run("100k_h100", results_dir)
+    assert run.mean("power_trips") == 0
+    assert run.mean("unserved_mwh") == 0
+    # the largest battery duty is the compute restart after a failure: the generators sit at the
+    # restart level (~26 MW net) while the compute peak asks ~92 MW net: ~66 MW from the battery
+    assert 60 < run.mean("battery_peak_mw") < 70
+    # 156 x 0.979 MW is ~153 MW: far more than needed, so the SoC never reaches a limit
+    assert run.mean("soc_limit_hours") == 0
+    assert run.mean("peak_facility_mw") == pytest.approx(107.4, abs=0.5)
+
+
+def test_no_battery_trips_and_loses_the_machine(results_dir: Path) -> None:
+    with_battery = get_run("100k_h100", results_dir)
+    alone = get_run("no_battery", results_dir)
+    assert alone.mean("power_trips") > 100
+    assert alone.mean("unserved_mwh") > 0
+    assert alone.mean("utilization") < with_battery.mean("utilization") / 10
+    assert alone.summary["interruptions_by_cause"]["power_trip"]["mean"] > 100
 
 
 def test_llama3_16k_reproduces_the_paper(results_dir: Path) -> None:
