@@ -30,7 +30,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
+# a fixed width off a terminal keeps piped and logged tables readable
+out = Console(width=None if sys.stdout.isatty() else 110)
 err = Console(stderr=True)
 
 

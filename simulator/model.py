@@ -176,8 +176,8 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
             per_hour += power["energy_cost_usd"] / (wall_s / HOURS)
         usd_per = per_hour / exaflops
         if pm is not None and pm.energy_j > 0:
-            # Gavin Baker's figure of merit: effective compute per $ of capex per MW drawn
-            baker = exaflops / capex / (pm.energy_j / wall_s / 1e6)
+            # Gavin Baker's figure of merit: effective compute per $B of capex per MW drawn
+            baker = exaflops / (capex / 1e9) / (pm.energy_j / wall_s / 1e6)
     by_cause = dict(sorted(job.interruptions.items()))
     return ReplicationRecord(
         replication=replication,
@@ -198,7 +198,7 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
         hardware_failures=fleet.failures,
         effective_exaflops=exaflops,
         usd_per_effective_exaflop_hour=usd_per,
-        effective_exaflops_per_usd_capex_per_mw=baker,
+        exaflops_per_busd_capex_per_mw=baker,
         interruptions_by_cause=by_cause,
         events=events_scheduled(env),
         **power,

@@ -24,7 +24,7 @@ METRICS: dict[str, str] = {
     "hardware_failures": "count",
     "effective_exaflops": "EFLOP/s",
     "usd_per_effective_exaflop_hour": "USD/(EFLOP/s·h)",
-    "effective_exaflops_per_usd_capex_per_mw": "EFLOP/s per USD of capex per MW",
+    "exaflops_per_busd_capex_per_mw": "EFLOP/s per billion USD of capex per MW",
     "energy_mwh": "MWh",
     "peak_facility_mw": "MW",
     "battery_peak_mw": "MW",
@@ -42,7 +42,7 @@ METRICS: dict[str, str] = {
 POWER_METRICS = ("energy_mwh", "peak_facility_mw", "battery_peak_mw", "battery_throughput_mwh",
                  "battery_cycles", "unserved_mwh", "power_trips", "grid_ramp_violations",
                  "generator_oscillation_hours", "soc_limit_hours", "floor_energy_mwh",
-                 "energy_cost_usd", "effective_exaflops_per_usd_capex_per_mw")
+                 "energy_cost_usd", "exaflops_per_busd_capex_per_mw")
 LEDGER = ("productive_hours", "checkpoint_hours", "lost_work_hours", "restart_hours",
           "waiting_hours", "outage_hours")
 
@@ -73,7 +73,7 @@ class ReplicationRecord:
     hardware_failures: int
     effective_exaflops: float
     usd_per_effective_exaflop_hour: float
-    effective_exaflops_per_usd_capex_per_mw: float = math.nan
+    exaflops_per_busd_capex_per_mw: float = math.nan
     energy_mwh: float = math.nan
     peak_facility_mw: float = math.nan
     battery_peak_mw: float = math.nan

@@ -53,7 +53,7 @@ _ROWS: list[tuple[str, str, str | None]] = [
     ("waiting_hours", "waiting for hardware (h)", None),
     ("effective_exaflops", "effective EFLOP/s", None),
     ("usd_per_effective_exaflop_hour", "USD per effective EFLOP/s·h", None),
-    ("effective_exaflops_per_usd_capex_per_mw", "EFLOP/s per $ capex per MW", None),
+    ("exaflops_per_busd_capex_per_mw", "EFLOP/s per $B capex per MW", None),
     ("energy_mwh", "facility energy (MWh)", None),
     ("peak_facility_mw", "peak facility load (MW)", None),
     ("battery_peak_mw", "battery peak (MW)", None),
