@@ -15,7 +15,7 @@ import simpy
 from simulator.config import Scenario
 from simulator.fleet import Fleet
 from simulator.job import OUTAGE, POWER_TRIP, Job
-from simulator.power.load import LoadModel
+from simulator.power.load import LoadModel, Trapezoid
 from simulator.power.plant import EventSolver, PlantParams, SegmentLog
 
 
@@ -37,6 +37,7 @@ class PowerCoupling:
         self._segment = 0
         self._open = False
         self._after_outage = False
+        self._loads: dict[tuple[str, int, int], tuple[Trapezoid, float]] = {}
 
     def attach(self, job: Job) -> None:
         self.job = job
@@ -49,7 +50,12 @@ class PowerCoupling:
         self._segment += 1
         held = self.fleet.job_nodes - self.fleet.deficit
         free = len(self.fleet.free)
-        load = self.loads.facility(state, held, free)
+        key = (state, held, free)
+        cached = self._loads.get(key)
+        if cached is None:
+            cached = self._loads[key] = (self.loads.facility(state, held, free),
+                                         self.loads.floor_extra(state, held))
+        load, floor_w = cached
         if self.log is not None:
             self.log.add(t, state, load, solver)
         resync = self._after_outage and state != OUTAGE
@@ -60,7 +66,7 @@ class PowerCoupling:
             return
         if resync:
             self._after_outage = False
-        trip = solver.begin(t, load, self.loads.floor_extra(state, held), planned_s, resync=resync)
+        trip = solver.begin(t, load, floor_w, planned_s, resync=resync)
         self._open = True
         if trip is not None:
             delay, kind = trip

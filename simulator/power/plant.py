@@ -23,15 +23,13 @@ All quantities SI: s, W, J.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
 from simulator.config import PowerConfig
 from simulator.power.load import Trapezoid
 
-# Gauss-Legendre nodes/weights on [0, 1] (4 points): exact for polynomials of degree 7
-_GL_X = (0.069431844202974, 0.330009478207572, 0.669990521792428, 0.930568155797026)
-_GL_W = (0.173927422568727, 0.326072577431273, 0.326072577431273, 0.173927422568727)
 _STEADY_W = 1.0  # generator within 1 W of its target counts as settled
 
 
@@ -231,8 +229,10 @@ class EventSolver:
         settle = min(traj.settle_time(), t1)
         dis_sum = chg_sum = 0.0
         if settle > 0:
-            exact = self._integrate_exact(settle)
-            dis_sum, chg_sum = exact if exact is not None else self._integrate_gl(settle)
+            for ta, tb in self._pieces(settle):
+                d, c = self._piece(ta, tb)
+                dis_sum += d
+                chg_sum += c
         if t1 > settle:
             d, c = self._rates(traj.s)
             dis_sum += d * (t1 - settle)
@@ -242,72 +242,94 @@ class EventSolver:
     def _kinks(self) -> tuple[float, ...]:
         """Generator levels where the battery-rate functions change formula."""
         net, pb = self._net, self.p.bat_power
+        if net.is_constant:
+            return (net.low, net.low - pb, net.low + pb)
         return (net.low, net.high, net.low - pb, net.high - pb, net.low + pb, net.high + pb)
 
-    def _integrate_exact(self, t1: float) -> tuple[float, float] | None:
-        """Closed form when no kink is crossed: the rates are then one quadratic in G, and
-        ∫G dt, ∫G² dt along a ramp or an exponential are elementary. None if a kink is crossed."""
+    def _pieces(self, t1: float) -> list[tuple[float, float]]:
+        """[0, t1] cut at the end of the ramp and wherever the generators cross a kink, so that
+        on each piece the battery rates are one quadratic in G."""
         traj = self._traj
+        cuts = {0.0, t1}
         t_r = min(traj.t_meet, t1)
-        g_a, g_b, g_c = traj.at(0.0), traj.at(t_r), traj.at(t1)
-        lo, hi = min(g_a, g_b, g_c), max(g_a, g_b, g_c)
-        if any(lo < k < hi for k in self._kinks()):
-            return None
+        cuts.add(t_r)
+        g0 = traj.g0
+        a = traj.f0 - traj.s
+        for k in self._kinks():
+            if t_r > 0 and traj.slope != 0:
+                t = (k - g0) / traj.slope
+                if 0 < t < t_r:
+                    cuts.add(t)
+            if t1 > t_r and traj.tau > 0 and a != 0:
+                ratio = (k - traj.s) / a
+                if 0 < ratio < 1:
+                    t = -traj.tau * math.log(ratio)
+                    if t_r < t < t1:
+                        cuts.add(t)
+        edges = sorted(cuts)
+        return [(x, y) for x, y in itertools.pairwise(edges) if y > x]
+
+    def _piece(self, ta: float, tb: float) -> tuple[float, float]:
+        """∫ over [ta, tb] of (discharge, charge) where no kink is crossed: the rates are one
+        quadratic in G, and ∫G dt, ∫G² dt along a ramp or an exponential are elementary."""
+        traj = self._traj
+        g_a, g_b = traj.at(ta), traj.at(tb)
+        lo, hi = min(g_a, g_b), max(g_a, g_b)
         mid = 0.5 * (lo + hi)
-        # moments of x = G − mid over [0, t1]: m0 = ∫1, m1 = ∫x, m2 = ∫x²
-        m0 = m1 = m2 = 0.0
-        if t_r > 0:
+        span = tb - ta
+        # moments of x = G − mid over the piece: m0 = ∫1, m1 = ∫x, m2 = ∫x²
+        if tb <= traj.t_meet:  # on the ramp
             x0, k = g_a - mid, traj.slope
-            m0 += t_r
-            m1 += x0 * t_r + k * t_r**2 / 2
-            m2 += x0**2 * t_r + x0 * k * t_r**2 + k**2 * t_r**3 / 3
-        if t1 > t_r:
-            span = t1 - t_r
-            if traj.tau > 0:
-                a = traj.f0 - traj.s
-                e1 = traj.tau * (math.exp(-t_r / traj.tau) - math.exp(-t1 / traj.tau))
-                e2 = traj.tau / 2 * (math.exp(-2 * t_r / traj.tau) - math.exp(-2 * t1 / traj.tau))
-            else:
-                a = e1 = e2 = 0.0
+            m1 = x0 * span + k * span**2 / 2
+            m2 = x0**2 * span + x0 * k * span**2 + k**2 * span**3 / 3
+        elif traj.tau > 0:
+            a = traj.f0 - traj.s
+            e1 = traj.tau * (math.exp(-ta / traj.tau) - math.exp(-tb / traj.tau))
+            e2 = traj.tau / 2 * (math.exp(-2 * ta / traj.tau) - math.exp(-2 * tb / traj.tau))
             c = traj.s - mid
-            m0 += span
-            m1 += c * span + a * e1
-            m2 += c * c * span + 2 * c * a * e1 + a * a * e2
+            m1 = c * span + a * e1
+            m2 = c * c * span + 2 * c * a * e1 + a * a * e2
+        else:
+            c = traj.s - mid
+            m1, m2 = c * span, c * c * span
         half = 0.5 * (hi - lo)
+        net = self._net
+        if net.is_constant:
+            # constant demand: the battery takes N − G, clipped to its power (linear in G)
+            pb, gap = self.p.bat_power, net.low - mid
+            if pb <= 0:
+                return 0.0, 0.0
+            if gap >= pb:
+                return pb * span, 0.0
+            if gap >= 0:
+                return gap * span - m1, 0.0
+            if gap > -pb:
+                return 0.0, m1 - gap * span
+            return 0.0, pb * span
         d0, c0 = self._rates(mid)
-        if half <= 1e-9:
-            return d0 * m0, c0 * m0
+        if half <= 1e-6:
+            return d0 * span, c0 * span
         dl, cl = self._rates(lo)
         dh, ch = self._rates(hi)
         # quadratic through (−h, y_l), (0, y_0), (h, y_h): y = y0 + b·x + q·x²
-        out = []
-        for yl, y0, yh in ((dl, d0, dh), (cl, c0, ch)):
-            b = (yh - yl) / (2 * half)
-            q = (yh - 2 * y0 + yl) / (2 * half * half)
-            out.append(y0 * m0 + b * m1 + q * m2)
-        return out[0], out[1]
+        inv = 1.0 / (2 * half)
+        dis = d0 * span + (dh - dl) * inv * m1 + (dh - 2 * d0 + dl) * inv / half * m2
+        chg = c0 * span + (ch - cl) * inv * m1 + (ch - 2 * c0 + cl) * inv / half * m2
+        return dis, chg
 
-    def _integrate_gl(self, t1: float) -> tuple[float, float]:
-        """Gauss-Legendre quadrature along the trajectory (when a kink is crossed)."""
-        traj = self._traj
-        pieces = []
-        if traj.t_meet > 0:
-            pieces.append((0.0, min(traj.t_meet, t1)))
-        if t1 > traj.t_meet:
-            # the exponential tail, in pieces that widen with its time constant
-            a = traj.t_meet
-            for k in (1.0, 2.5, 5.0, 9.0, math.inf):
-                b = min(t1, traj.t_meet + k * traj.tau)
-                if b > a:
-                    pieces.append((a, b))
-                a = b
-        dis_sum = chg_sum = 0.0
-        for a, b in pieces:
-            for x, w in zip(_GL_X, _GL_W, strict=True):
-                d, c = self._rates(traj.at(a + (b - a) * x))
-                dis_sum += w * (b - a) * d
-                chg_sum += w * (b - a) * c
-        return dis_sum, chg_sum
+    def _transient_energy(self, t1: float) -> float:
+        """Cheap estimate of the battery energy change over [0, t1] (J) for the SoC-term
+        corrector: mean battery power N̄ − G without clipping, losses by direction."""
+        traj, net = self._traj, self._net
+        t_r = min(traj.t_meet, t1)
+        integral_g = traj.g0 * t_r + traj.slope * t_r * t_r / 2
+        if t1 > t_r:
+            integral_g += traj.s * (t1 - t_r)
+            if traj.tau > 0:
+                integral_g += (traj.f0 - traj.s) * traj.tau * (
+                    math.exp(-t_r / traj.tau) - math.exp(-t1 / traj.tau))
+        out = net.mean * t1 - integral_g  # energy the battery delivers
+        return -out / self.p.eta if out > 0 else -out * self.p.eta
 
     # -- segments ---------------------------------------------------------------------------
     def begin(self, t: float, load: Trapezoid, floor_extra_w: float = 0.0,
@@ -346,8 +368,7 @@ class EventSolver:
         if p.bat_energy > 0 and p.gen_cap > 0 and self._traj.t_meet + self._traj.tau > 0:
             # corrector: the SoC term sees the charge the battery takes during the transient
             settle = min(self._traj.settle_time(), max_duration)
-            _, _, de = self._integrate(settle)
-            s = self.target(net.mean, self.energy_stored + de)
+            s = self.target(net.mean, self.energy_stored + self._transient_energy(settle))
             self._traj = trajectory(self.gen, self.filt, s, p.gen_ramp, p.tau_filter)
         self._oscillating = False
         if trip is not None:
