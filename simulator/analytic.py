@@ -11,12 +11,9 @@ from dataclasses import asdict, dataclass
 from scipy import stats
 
 from simulator.config import Scenario
-from simulator.failures import job_units
+from simulator.failures import job_failure_rate
 
-
-def job_failure_rate(scenario: Scenario) -> float:
-    """Λ = Σ_causes (units in the job × per-unit rate), in 1/s (uses each cause's mean rate)."""
-    return sum(job_units(scenario, c) * c.rate_per_s for c in scenario.failures.causes)
+__all__ = ["job_failure_rate"]
 
 
 def young_interval(write_s: float, mtbf_s: float) -> float:

@@ -170,20 +170,35 @@ class FailuresConfig(_Model):
         return self
 
 
-class ClusterConfig(_Model):
-    """The installed hardware."""
+class GpuWattsConfig(_Model):
+    """Per-GPU power (W) by job state; unset levels come from the catalog (see ``levels``)."""
 
-    gpu: str = Field(default="h100", description=f"GPU type: {', '.join(CATALOG)}")
-    gpus: int = Field(gt=0, description="GPUs installed, not counting spare nodes")
+    compute: Watts | None = Field(default=None, ge=0, description="compute phase of an iteration")
+    communication: Watts | None = Field(default=None, ge=0, description="communication phase")
+    checkpoint: Watts | None = Field(default=None, ge=0)
+    restart: Watts | None = Field(default=None, ge=0)
+    waiting: Watts | None = Field(default=None, ge=0, description="job GPUs waiting for hardware")
+    idle: Watts | None = Field(default=None, ge=0, description="powered GPUs the job does not use")
+
+
+class FleetGroup(_Model):
+    """One GPU type of a mixed cluster (``cluster.fleet``), with its own packaging, spares,
+    failure rates (the causes' rates × ``failure_scale``) and power."""
+
+    gpu: str = Field(description="catalog type")
+    gpus: int = Field(gt=0, description="GPUs of this type, not counting spare nodes")
     gpus_per_node: int = Field(default=8, gt=0)
     nodes_per_rack: int = Field(default=4, gt=0)
-    spare_nodes: int = Field(default=0, ge=0, description="hot-spare nodes on top of cluster.gpus")
-    repair_time: RepairTime = Field(
-        default_factory=lambda: RepairTimeConfig(distribution="lognormal", median=20 * 3600.0,
-                                                 mean=5.5 * 86400.0))
+    spare_nodes: int = Field(default=0, ge=0)
+    failure_scale: float = Field(default=1.0, ge=0,
+                                 description="multiplies every cause's per-unit rate for this type")
+    gpu_watts: GpuWattsConfig | None = Field(
+        default=None, description="per-GPU W by state; default power.gpu_watts, then the catalog")
+    node_overhead: Watts | None = Field(default=None, ge=0,
+                                        description="per node; default power.node_overhead")
 
     @model_validator(mode="after")
-    def _check(self) -> ClusterConfig:
+    def _check(self) -> FleetGroup:
         if self.gpu not in CATALOG:
             raise ValueError(f"unknown gpu {self.gpu!r} (catalog: {', '.join(CATALOG)})")
         if self.gpus % self.gpus_per_node:
@@ -197,12 +212,69 @@ class ClusterConfig(_Model):
 
     @property
     def nodes(self) -> int:
-        """Installed nodes including hot spares."""
         return self.gpus // self.gpus_per_node + self.spare_nodes
+
+
+class ClusterConfig(_Model):
+    """The installed hardware: one GPU type (``gpu``, ``gpus``, ...) or a ``fleet`` of types."""
+
+    gpu: str = Field(default="h100", description=f"GPU type: {', '.join(CATALOG)}")
+    gpus: int | None = Field(default=None, gt=0,
+                             description="GPUs installed, not counting spare nodes")
+    gpus_per_node: int = Field(default=8, gt=0)
+    nodes_per_rack: int = Field(default=4, gt=0)
+    spare_nodes: int = Field(default=0, ge=0, description="hot-spare nodes on top of cluster.gpus")
+    fleet: list[FleetGroup] | None = Field(
+        default=None, min_length=1, description="mixed cluster: one entry per GPU type")
+    repair_time: RepairTime = Field(
+        default_factory=lambda: RepairTimeConfig(distribution="lognormal", median=20 * 3600.0,
+                                                 mean=5.5 * 86400.0))
+
+    @model_validator(mode="after")
+    def _check(self) -> ClusterConfig:
+        if self.fleet is not None:
+            if self.gpus is not None:
+                raise ValueError("give cluster.gpus or cluster.fleet, not both")
+            return self
+        if self.gpus is None:
+            raise ValueError("give cluster.gpus (or a cluster.fleet list)")
+        if self.gpu not in CATALOG:
+            raise ValueError(f"unknown gpu {self.gpu!r} (catalog: {', '.join(CATALOG)})")
+        if self.gpus % self.gpus_per_node:
+            raise ValueError(f"gpus ({self.gpus}) must be a multiple of gpus_per_node "
+                             f"({self.gpus_per_node})")
+        return self
+
+    @property
+    def groups(self) -> list[FleetGroup]:
+        """The fleet, or the single type as a one-entry fleet."""
+        if self.fleet is not None:
+            return list(self.fleet)
+        return [FleetGroup(gpu=self.gpu, gpus=self.gpus, gpus_per_node=self.gpus_per_node,  # type: ignore[arg-type]
+                           nodes_per_rack=self.nodes_per_rack, spare_nodes=self.spare_nodes)]
+
+    @property
+    def gpu_type(self) -> GpuType:
+        """The GPU type (the first fleet entry's for a mixed cluster)."""
+        return self.groups[0].gpu_type
+
+    @property
+    def total_gpus(self) -> int:
+        """GPUs installed, not counting spare nodes."""
+        return sum(g.gpus for g in self.groups)
+
+    @property
+    def nodes(self) -> int:
+        """Installed nodes including hot spares."""
+        return sum(g.nodes for g in self.groups)
 
     @property
     def installed_gpus(self) -> int:
-        return self.nodes * self.gpus_per_node
+        return sum(g.nodes * g.gpus_per_node for g in self.groups)
+
+    @property
+    def type_label(self) -> str:
+        return " + ".join(f"{g.gpus:,} × {g.gpu.upper()}" for g in self.groups)
 
 
 class CheckpointConfig(_Model):
@@ -243,17 +315,6 @@ class EconomicsConfig(_Model):
     facility_capex_per_mw: USD | None = Field(default=None, ge=0, description="per MW of IT load")
     amortization: Seconds = Field(default=4 * 365 * 86400.0, gt=0,
                                   description="period over which capex is spread (default 4 yr)")
-
-
-class GpuWattsConfig(_Model):
-    """Per-GPU power (W) by job state; unset levels come from the catalog (see ``levels``)."""
-
-    compute: Watts | None = Field(default=None, ge=0, description="compute phase of an iteration")
-    communication: Watts | None = Field(default=None, ge=0, description="communication phase")
-    checkpoint: Watts | None = Field(default=None, ge=0)
-    restart: Watts | None = Field(default=None, ge=0)
-    waiting: Watts | None = Field(default=None, ge=0, description="job GPUs waiting for hardware")
-    idle: Watts | None = Field(default=None, ge=0, description="powered GPUs the job does not use")
 
 
 class WaveformConfig(_Model):
@@ -342,22 +403,37 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _job_fits(self) -> Scenario:
-        gpus = self.job_gpus
-        if gpus > self.cluster.gpus:
-            raise ValueError(f"job.gpus ({gpus}) exceeds cluster.gpus ({self.cluster.gpus})")
-        if gpus % self.cluster.gpus_per_node:
+        c = self.cluster
+        if self.job.gpus is None:
+            return self
+        if c.fleet is not None:
+            if self.job.gpus != c.total_gpus:
+                raise ValueError(f"with cluster.fleet the job uses every GPU: leave job.gpus out "
+                                 f"or set it to {c.total_gpus}")
+            return self
+        gpus = self.job.gpus
+        if gpus > c.total_gpus:
+            raise ValueError(f"job.gpus ({gpus}) exceeds cluster.gpus ({c.total_gpus})")
+        if gpus % c.gpus_per_node:
             raise ValueError(f"job.gpus ({gpus}) must be a multiple of cluster.gpus_per_node "
-                             f"({self.cluster.gpus_per_node})")
+                             f"({c.gpus_per_node})")
         return self
 
     @property
     def job_gpus(self) -> int:
-        return self.job.gpus if self.job.gpus is not None else self.cluster.gpus
+        return self.job.gpus if self.job.gpus is not None else self.cluster.total_gpus
+
+    @property
+    def job_peak_flops(self) -> float:
+        """Dense BF16 peak of the job's GPUs, FLOP/s."""
+        c = self.cluster
+        if c.fleet is None:
+            return self.job_gpus * c.groups[0].gpu_type.peak_flops
+        return sum(g.gpus * g.gpu_type.peak_flops for g in c.groups)
 
     @property
     def work_seconds(self) -> float:
         """Failure-free compute time of the job in s."""
         if self.job.work is not None:
             return self.job.work
-        peak = self.cluster.gpu_type.peak_flops
-        return float(self.job.flops) / (self.job_gpus * peak * float(self.job.mfu))  # type: ignore[arg-type]
+        return float(self.job.flops) / (self.job_peak_flops * float(self.job.mfu))  # type: ignore[arg-type]

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.config import FailureCause, Scenario
+from simulator.config import Scenario
 from simulator.distributions import Distribution, Draws, Weibull
+from simulator.layout import layout
 from simulator.units import UnitError, to_seconds
 
 INF = math.inf
@@ -37,16 +38,22 @@ _BATCH = 512  # random draws fetched per numpy call (numpy's per-call cost domin
 
 @dataclass(frozen=True)
 class CauseSpec:
-    """A failure cause resolved against the cluster.
+    """A failure cause resolved against one node group of the cluster.
+
+    A scenario's cause becomes one spec per GPU type (group) of the fleet, each with the
+    group's unit count and rate (× the group's ``failure_scale``).
 
     Attributes:
         name: cause name as in the scenario file.
         per: failure unit kind: ``gpu``, ``node`` or ``rack``.
-        units: installed units of this kind (spare nodes included).
+        units: installed units of this kind in the group (spare nodes included).
         rate_per_s: per-unit failure rate in 1/s.
         weibull_shape: None for exponential.
         repair: repair-time distribution (s).
-        nodes_per_unit: nodes a unit failure takes out (GPU: its node; rack: its nodes).
+        group: index of the node group.
+        node_offset: global index of the group's first node.
+        group_nodes: nodes in the group.
+        gpus_per_node, nodes_per_rack: the group's packaging.
     """
 
     name: str
@@ -55,41 +62,44 @@ class CauseSpec:
     rate_per_s: float
     weibull_shape: float | None
     repair: Distribution
+    group: int = 0
+    node_offset: int = 0
+    group_nodes: int = 1
+    gpus_per_node: int = 8
+    nodes_per_rack: int = 4
 
-    def nodes_of(self, unit: int, gpus_per_node: int, nodes_per_rack: int, n_nodes: int) -> range:
-        """Node indices a failure of ``unit`` takes out of service."""
+    def nodes_of(self, unit: int) -> range:
+        """Global node indices a failure of ``unit`` takes out of service."""
         if self.per == "gpu":
-            node = unit // gpus_per_node
+            node = self.node_offset + unit // self.gpus_per_node
             return range(node, node + 1)
         if self.per == "node":
-            return range(unit, unit + 1)
-        start = unit * nodes_per_rack
-        return range(start, min(start + nodes_per_rack, n_nodes))
+            return range(self.node_offset + unit, self.node_offset + unit + 1)
+        start = unit * self.nodes_per_rack
+        end = min(start + self.nodes_per_rack, self.group_nodes)
+        return range(self.node_offset + start, self.node_offset + end)
 
 
 def resolve_causes(scenario: Scenario) -> list[CauseSpec]:
-    """Causes with their unit counts and repair distributions for this cluster."""
-    c = scenario.cluster
-    n_nodes = c.nodes
-    counts = {"gpu": n_nodes * c.gpus_per_node, "node": n_nodes,
-              "rack": math.ceil(n_nodes / c.nodes_per_rack)}
-    default_repair = c.repair_time.build()
-    return [
-        CauseSpec(
-            name=cause.name, per=cause.per, units=counts[cause.per], rate_per_s=cause.rate_per_s,
-            weibull_shape=cause.weibull_shape,
-            repair=cause.repair_time.build() if cause.repair_time is not None else default_repair,
-        )
-        for cause in scenario.failures.causes
-    ]
+    """One spec per (cause, node group), with unit counts and repair distributions."""
+    default_repair = scenario.cluster.repair_time.build()
+    specs = []
+    for cause in scenario.failures.causes:
+        repair = cause.repair_time.build() if cause.repair_time is not None else default_repair
+        for g in layout(scenario):
+            specs.append(CauseSpec(
+                name=cause.name, per=cause.per, units=g.units(cause.per),
+                rate_per_s=cause.rate_per_s * g.config.failure_scale,
+                weibull_shape=cause.weibull_shape, repair=repair, group=g.index,
+                node_offset=g.offset, group_nodes=g.nodes, gpus_per_node=g.gpus_per_node,
+                nodes_per_rack=g.nodes_per_rack))
+    return specs
 
 
-def job_units(scenario: Scenario, cause: FailureCause | CauseSpec) -> int:
-    """Units of the cause's kind that the job uses (racks: every rack it touches)."""
-    c = scenario.cluster
-    job_nodes = scenario.job_gpus // c.gpus_per_node
-    return {"gpu": scenario.job_gpus, "node": job_nodes,
-            "rack": math.ceil(job_nodes / c.nodes_per_rack)}[cause.per]
+def job_failure_rate(scenario: Scenario) -> float:
+    """Λ = Σ_types Σ_causes (units in the job × per-unit rate), in 1/s (mean rates)."""
+    return sum(g.job_units(c.per) * c.rate_per_s * g.config.failure_scale
+               for g in layout(scenario) for c in scenario.failures.causes)
 
 
 class ExponentialStream:
@@ -182,10 +192,15 @@ class TraceStream:
 def read_trace(path: Path, causes: Sequence[CauseSpec]) -> list[tuple[float, int, int]]:
     """Read a ``time,cause,unit`` CSV (header optional; time in s or with a unit).
 
+    ``unit`` numbers the cause's units across the whole cluster (group after group for a
+    mixed fleet).
+
     Raises:
         ValueError: listing every bad line as ``file:line: message``.
     """
-    by_name = {c.name: i for i, c in enumerate(causes)}
+    by_name: dict[str, list[int]] = {}
+    for i, c in enumerate(causes):
+        by_name.setdefault(c.name, []).append(i)
     events: list[tuple[float, int, int]] = []
     problems: list[str] = []
     with open(path, newline="", encoding="utf-8") as fh:
@@ -206,15 +221,20 @@ def read_trace(path: Path, causes: Sequence[CauseSpec]) -> list[tuple[float, int
             if cause not in by_name:
                 problems.append(f"{path}:{lineno}: cause {cause!r} is not in failures.causes")
                 continue
-            spec = causes[by_name[cause]]
-            if not unit_raw.isdigit() or int(unit_raw) >= spec.units:
-                problems.append(f"{path}:{lineno}: unit {unit_raw!r} is not a {spec.per} index "
-                                f"in 0..{spec.units - 1}")
+            total = sum(causes[i].units for i in by_name[cause])
+            if not unit_raw.isdigit() or int(unit_raw) >= total:
+                problems.append(f"{path}:{lineno}: unit {unit_raw!r} is not a "
+                                f"{causes[by_name[cause][0]].per} index in 0..{total - 1}")
                 continue
             if t < 0:
                 problems.append(f"{path}:{lineno}: negative time")
                 continue
-            events.append((t, by_name[cause], int(unit_raw)))
+            unit = int(unit_raw)
+            for i in by_name[cause]:
+                if unit < causes[i].units:
+                    events.append((t, i, unit))
+                    break
+                unit -= causes[i].units
     if problems:
         raise ValueError("\n".join(problems))
     events.sort(key=lambda e: e[0])

@@ -1,7 +1,8 @@
 """The installed hardware: which nodes are healthy, which the job holds, which are spares.
 
-Nodes are numbered 0..n-1; the job starts on nodes 0..J-1 and the rest (idle nodes of
-``cluster.gpus`` beyond ``job.gpus``, then hot spares) form the free pool. A failure takes the
+Nodes are numbered as in :mod:`simulator.layout`; the job starts on each group's first nodes
+and the rest (idle nodes of ``cluster.gpus`` beyond ``job.gpus``, then hot spares) form the
+group's free pool. A failure takes the
 nodes of its unit out of service until its repair ends; a job node so lost is replaced from the
 free pool at once if one is healthy, otherwise the job waits for a repair.
 State is kept in counts and small sets, so each event costs O(nodes of the failed unit).
@@ -14,38 +15,42 @@ import simpy
 
 from simulator.distributions import Draws
 from simulator.failures import CauseSpec, FailureSource
+from simulator.layout import Group
 
 
 class Fleet:
     """Hardware state plus the bookkeeping of failures and repairs.
 
+    Each node group (GPU type) has its own free pool: a failed node is replaced by a healthy
+    node of the same type, since a synchronous job's shards are laid out per type.
+
     Args:
         env: the SimPy environment.
-        n_nodes: installed nodes including spares.
-        job_nodes: nodes the job needs.
-        gpus_per_node: GPUs per node.
-        nodes_per_rack: nodes per rack.
-        causes: resolved failure causes.
+        groups: the cluster's node groups.
+        causes: resolved failure causes (one per cause and group).
         source: the failure event source (told when Weibull units return to service).
         repair_rng: random stream for repair times.
     """
 
-    def __init__(self, env: simpy.Environment, n_nodes: int, job_nodes: int, gpus_per_node: int,
-                 nodes_per_rack: int, causes: list[CauseSpec], source: FailureSource,
-                 repair_rng: np.random.Generator):
+    def __init__(self, env: simpy.Environment, groups: list[Group], causes: list[CauseSpec],
+                 source: FailureSource, repair_rng: np.random.Generator):
         self.env = env
-        self.n_nodes = n_nodes
-        self.job_nodes = job_nodes
-        self.gpus_per_node = gpus_per_node
-        self.nodes_per_rack = nodes_per_rack
+        self.groups = groups
         self.causes = causes
         self.source = source
-        self.repair_rng = repair_rng
+        self.n_nodes = sum(g.nodes for g in groups)
+        self.job_nodes = sum(g.job_nodes for g in groups)
         self._repair_draws = [Draws(c.repair, repair_rng) for c in causes]
-        self.down = [0] * n_nodes  # active repairs covering each node
-        self.in_job = bytearray(b"\x01" * job_nodes + b"\x00" * (n_nodes - job_nodes))
-        self.free: set[int] = set(range(job_nodes, n_nodes))
-        self.deficit = 0  # nodes the job is missing
+        self.down = [0] * self.n_nodes  # active repairs covering each node
+        self.in_job = bytearray(self.n_nodes)
+        self.group_of: list[int] = []
+        self.free: list[set[int]] = []  # healthy nodes the job does not hold, per group
+        for g in groups:
+            self.in_job[g.offset:g.offset + g.job_nodes] = b"\x01" * g.job_nodes
+            self.group_of += [g.index] * g.nodes
+            self.free.append(set(range(g.offset + g.job_nodes, g.offset + g.nodes)))
+        self.deficit = [0] * len(groups)  # nodes the job is missing, per group
+        self.missing = 0  # sum of deficits
         self.failed_units: list[set[int]] = [set() for _ in causes]
         self._waiter: simpy.Event | None = None
         self.failures = 0  # failures applied (any unit, job or not)
@@ -54,20 +59,24 @@ class Fleet:
     # -- queries ----------------------------------------------------------------------------
     def hits_job(self, cause: int, unit: int) -> bool:
         """Whether a failure of this unit would take out a node the job holds."""
-        per = self.causes[cause].per
-        if per == "gpu":
-            return self.in_job[unit // self.gpus_per_node] == 1
-        if per == "node":
-            return self.in_job[unit] == 1
-        start = unit * self.nodes_per_rack
-        return any(self.in_job[start:start + self.nodes_per_rack])
+        spec = self.causes[cause]
+        if spec.per == "gpu":
+            return self.in_job[spec.node_offset + unit // spec.gpus_per_node] == 1
+        if spec.per == "node":
+            return self.in_job[spec.node_offset + unit] == 1
+        nodes = spec.nodes_of(unit)
+        return any(self.in_job[nodes.start:nodes.stop])
 
     def is_failed(self, cause: int, unit: int) -> bool:
         return unit in self.failed_units[cause]
 
+    def held(self, group: int) -> int:
+        """Healthy nodes of the group the job holds."""
+        return self.groups[group].job_nodes - self.deficit[group]
+
     def nodes_ready(self) -> simpy.Event | None:
         """None if the job has all its nodes, else an event fired when it has them again."""
-        if self.deficit == 0:
+        if self.missing == 0:
             return None
         if self._waiter is None:
             self._waiter = self.env.event()
@@ -84,36 +93,41 @@ class Fleet:
         if repair_s <= 0.0:
             return  # e.g. a software fault: the job restarts on the same machines
         self.failed_units[cause].add(unit)
-        nodes = spec.nodes_of(unit, self.gpus_per_node, self.nodes_per_rack, self.n_nodes)
+        nodes = spec.nodes_of(unit)
+        free = self.free[spec.group]
         for n in nodes:
             if self.down[n] == 0:
                 self.nodes_down += 1
                 if self.in_job[n]:
                     self.in_job[n] = 0
-                    self.deficit += 1
+                    self.deficit[spec.group] += 1
+                    self.missing += 1
                 else:
-                    self.free.discard(n)
+                    free.discard(n)
             self.down[n] += 1
-        self._refill()
+        self._refill(spec.group)
         self.env.timeout(repair_s).callbacks.append(
             lambda _e, c=cause, u=unit, ns=nodes: self._repaired(c, u, ns))
 
     def _repaired(self, cause: int, unit: int, nodes: range) -> None:
         self.failed_units[cause].discard(unit)
+        group = self.causes[cause].group
         for n in nodes:
             self.down[n] -= 1
             if self.down[n] == 0:
                 self.nodes_down -= 1
-                self.free.add(n)
-        self._refill()
+                self.free[group].add(n)
+        self._refill(group)
 
-    def _refill(self) -> None:
-        # Swap healthy free nodes into the job (set order of ints is deterministic).
-        while self.deficit and self.free:
-            n = self.free.pop()
+    def _refill(self, group: int) -> None:
+        # Swap healthy free nodes of the same type into the job (set order of ints is
+        # deterministic, so runs stay reproducible).
+        free = self.free[group]
+        while self.deficit[group] and free:
+            n = free.pop()
             self.in_job[n] = 1
-            self.deficit -= 1
-        if self.deficit == 0 and self._waiter is not None:
+            self.deficit[group] -= 1
+            self.missing -= 1
+        if self.missing == 0 and self._waiter is not None:
             waiter, self._waiter = self._waiter, None
             waiter.succeed()
-

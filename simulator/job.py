@@ -162,7 +162,9 @@ class Job:
                     yield self._ready  # failures while waiting only lengthen the wait
             except interrupt_type as intr:
                 cause = intr.cause
-            elapsed = env.now - start
+            # an uninterrupted phase lasted exactly its duration: book that, not the difference
+            # of float clock readings, so progress lands exactly on checkpoint boundaries
+            elapsed = env.now - start if cause is not None or duration < 0 else duration
             if state is COMPUTE:
                 led.compute += elapsed
                 self.progress_s += elapsed
@@ -180,7 +182,7 @@ class Job:
                     self._pending.append((self.progress_s, env.now + p.persist_s))
                 else:
                     self.saved_s = self.progress_s
-                if self.progress_s >= p.work_s:
+                if self.progress_s >= p.work_s * (1.0 - 1e-12):
                     self.done_at = env.now
                     self.state = DONE
                     if self.on_state is not None:

@@ -19,6 +19,7 @@ from simulator.config import Scenario
 from simulator.failures import CauseSpec, FailureSource, read_trace, resolve_causes
 from simulator.fleet import Fleet
 from simulator.job import Job, JobParams
+from simulator.layout import layout
 from simulator.power.coupling import PowerCoupling
 from simulator.power.plant import PowerMetrics, SegmentLog
 from simulator.records import ReplicationRecord
@@ -89,15 +90,12 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int 
     rngs = component_rngs(seed)
     env = simpy.Environment()
     causes = resolve_causes(scenario)
-    c = scenario.cluster
     trace = None
     if scenario.failures.trace is not None:
         path = scenario.failures.trace
         trace = _cached_trace(str(path), path.stat().st_mtime, tuple(causes))
     source = FailureSource(scenario, causes, rngs["failures"], trace)
-    job_nodes = scenario.job_gpus // c.gpus_per_node
-    fleet = Fleet(env, c.nodes, job_nodes, c.gpus_per_node, c.nodes_per_rack, causes, source,
-                  rngs["repairs"])
+    fleet = Fleet(env, layout(scenario), causes, source, rngs["repairs"])
     job = Job(env, job_params(scenario), fleet, rngs["planned"], on_state=timeline)
     power = None
     if scenario.power is not None:
@@ -161,14 +159,14 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
     c = scenario.cluster
     utilization = productive * scenario.job_gpus / (c.installed_gpus * wall_s)
     mfu = scenario.job.mfu
-    gpu = c.gpu_type
     eff_mfu = mfu * ettr if mfu is not None else math.nan
-    exaflops = scenario.job_gpus * gpu.peak_flops * mfu * ettr / 1e18 if mfu is not None else math.nan
+    exaflops = scenario.job_peak_flops * mfu * ettr / 1e18 if mfu is not None else math.nan
     power = _power_fields(scenario, pm, wall_s) if pm is not None else {}
     usd_per = baker = math.nan
     econ = scenario.economics
     if econ is not None and mfu is not None and exaflops > 0:
-        capex = c.installed_gpus * (econ.gpu_capex if econ.gpu_capex is not None else gpu.price_usd)
+        capex = sum(g.nodes * g.gpus_per_node * (econ.gpu_capex if econ.gpu_capex is not None
+                                                 else g.gpu_type.price_usd) for g in c.groups)
         if pm is not None and econ.facility_capex_per_mw is not None:
             capex += econ.facility_capex_per_mw * pm.peak_facility_w / 1e6
         per_hour = capex / (econ.amortization / HOURS)

@@ -9,6 +9,7 @@ can be overridden with dotted keys, e.g. ``make_scenario(mtbf_h=6, **{"job.work"
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,15 +29,18 @@ def scenario_dict(*, mtbf_h: float | None = 24.0, nodes: int = 1, gpus_per_node:
                   spare_nodes: int = 0, interval_min: float = 10.0, write_min: float = 1.0,
                   restart_min: float = 5.0, work: float | str = "10 d",
                   failures_during_restart: bool = True, repair: Any = 0.0,
-                  horizon: float | str = "100 yr", name: str = "t") -> dict[str, Any]:
+                  horizon: float | str = "100 yr", name: str = "t",
+                  per: str = "node") -> dict[str, Any]:
     """A plain scenario mapping (before validation).
 
-    ``mtbf_h`` is the MTBF of the *job* (all ``nodes`` nodes together) in hours; each node
-    fails at rate 1 / (nodes · mtbf). ``None`` means no failures at all.
+    ``mtbf_h`` is the MTBF of the *job* (all ``nodes`` nodes together) in hours, from one
+    exponential cause whose unit is ``per`` (``node`` or ``gpu``): each of the job's units fails
+    at rate 1 / (units · mtbf). ``None`` means no failures at all.
     """
     causes = []
     if mtbf_h is not None:
-        causes.append({"name": "node_fault", "per": "node", "mtbf": mtbf_h * nodes * HOUR,
+        units = nodes * (gpus_per_node if per == "gpu" else 1)
+        causes.append({"name": f"{per}_fault", "per": per, "mtbf": mtbf_h * units * HOUR,
                        "repair_time": repair})
     return {
         "name": name,
@@ -68,14 +72,11 @@ def make_scenario(overrides: dict[str, Any] | None = None, **kwargs: Any) -> Sce
     Keyword arguments that are parameters of :func:`scenario_dict` go there; any other keyword
     (or any key of ``overrides``) is a dotted path into the scenario mapping.
     """
-    import inspect
-
     params = set(inspect.signature(scenario_dict).parameters)
     base_kw = {k: v for k, v in kwargs.items() if k in params}
     dotted = {k: v for k, v in kwargs.items() if k not in params}
     dotted.update(overrides or {})
-    data = scenario_dict(**base_kw)
-    data = copy.deepcopy(data)
+    data = copy.deepcopy(scenario_dict(**base_kw))
     for key, value in dotted.items():
         set_dotted(data, key, value)
     return Scenario.model_validate(data)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import DAY, HOUR, MINUTE, make_scenario, run, values
 from scipy import optimize
 
 from simulator.analytic import (
@@ -28,27 +29,26 @@ from simulator.loader import ScenarioError, load_scenario
 from simulator.reference import LLAMA3_DAYS, LLAMA3_GPUS, LLAMA3_TABLE5, LLAMA3_UNEXPECTED
 from simulator.stats import estimate
 
-from helpers import DAY, HOUR, MINUTE, make_scenario, run, values
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- 1. Daly's complete model -------------------------------------------------------------------
-# (job MTBF h, τ min, δ min, R min, work d, replications); work is a multiple of τ.
+# (job MTBF h, τ min, δ min, R min, work d, replications, job nodes, cause unit);
+# work is a multiple of τ. The job MTBF is split over the job's units (Λ = Σ units × rate).
 REGIMES = {
     # M ≫ τ (M = 120 τ); a long restart keeps the failure cost ~10% so the check has teeth
-    "M>>tau": (20.0, 10.0, 0.5, 120.0, 200, 24),
-    # M ≈ 10 τ
-    "M~10tau": (2.0, 12.0, 1.0, 10.0, 100, 24),
+    "M>>tau": (20.0, 10.0, 0.5, 120.0, 200, 24, 16, "node"),
+    # M ≈ 10 τ, per-GPU failures on 2 nodes x 8 GPUs
+    "M~10tau": (2.0, 12.0, 1.0, 10.0, 100, 24, 2, "gpu"),
     # M ≈ τ: most of the wall clock is lost work and restarts
-    "M~tau": (1.0, 60.0, 5.0, 10.0, 120, 50),
+    "M~tau": (1.0, 60.0, 5.0, 10.0, 120, 50, 1, "node"),
 }
 
 
 @pytest.mark.parametrize("failures_during_restart", [True, False], ids=["fdr-on", "fdr-off"])
 @pytest.mark.parametrize("regime", list(REGIMES))
 def test_daly_complete_model(regime: str, failures_during_restart: bool) -> None:
-    mtbf_h, tau_min, delta_min, r_min, work_d, reps = REGIMES[regime]
+    mtbf_h, tau_min, delta_min, r_min, work_d, reps, nodes, per = REGIMES[regime]
     m, tau, delta, r = mtbf_h * HOUR, tau_min * MINUTE, delta_min * MINUTE, r_min * MINUTE
     work = work_d * DAY
     assert (work / tau).is_integer()
@@ -60,8 +60,8 @@ def test_daly_complete_model(regime: str, failures_during_restart: bool) -> None
         assert expected_ettr == pytest.approx(
             tau / (math.expm1((tau + delta) / m) * (m + r)), rel=1e-12)
 
-    scenario = make_scenario(mtbf_h=mtbf_h, interval_min=tau_min, write_min=delta_min,
-                             restart_min=r_min, work=work,
+    scenario = make_scenario(mtbf_h=mtbf_h, nodes=nodes, per=per, interval_min=tau_min,
+                             write_min=delta_min, restart_min=r_min, work=work,
                              failures_during_restart=failures_during_restart,
                              horizon=4 * expected_wall)
     # the scenario's analytic block describes the same model

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.catalog import CATALOG
-from simulator.config import PowerConfig
+from simulator.config import FleetGroup, PowerConfig
 from simulator.loader import load_scenario
 from simulator.model import simulate
 from simulator.power.finestep import simulate_window
@@ -135,7 +134,7 @@ def test_event_level_and_fine_step_agree_on_a_window() -> None:
     scenario = load_scenario("scenarios/100k_h100.yaml")
     cfg = scenario.power
     assert cfg is not None
-    loads = LoadModel(cfg, scenario.cluster.gpu_type, 8, scenario.job.iteration_time)
+    loads = LoadModel(cfg, scenario.cluster.groups, scenario.job.iteration_time)
     params = PlantParams.from_config(cfg)
     plan = [("compute", 600), ("checkpoint", 30), ("compute", 300), ("restart", 600),
             ("compute", 600), ("checkpoint", 30), ("compute", 200)]
@@ -165,7 +164,7 @@ def test_power_floor_extra_energy_matches_closed_form() -> None:
     cfg = PowerConfig(gpu_watts={"compute": 700, "communication": 350, "checkpoint": 250},
                       waveform={"compute_fraction": 0.7, "edge_time": 0.1},
                       gpu_power_floor=0.6, pue=1.2)
-    loads = LoadModel(cfg, CATALOG["h100"], 8, 2.0)
+    loads = LoadModel(cfg, [FleetGroup(gpu="h100", gpus=8)], 2.0)
     hi, lo, fl, f, e, period = 700.0, 350.0, 420.0, 0.7, 0.1, 2.0
     # per GPU, per period: the low plateau ((1−f)T − e) lifted by (fl − lo), and on each edge the
     # part below the floor, a triangle of height (fl − lo) over e·(fl − lo)/(hi − lo)
@@ -175,7 +174,7 @@ def test_power_floor_extra_energy_matches_closed_form() -> None:
     # the checkpoint level (250 W) is lifted to the floor in full
     assert loads.floor_extra("checkpoint", nodes) == pytest.approx((fl - 250) * nodes * 8 * 1.2)
     # and by numerical integration of the two waveforms
-    raw = LoadModel(cfg.model_copy(update={"gpu_power_floor": 0.0}), CATALOG["h100"], 8, 2.0)
+    raw = LoadModel(cfg.model_copy(update={"gpu_power_floor": 0.0}), [FleetGroup(gpu="h100", gpus=8)], 2.0)
     t = np.arange(0, period, 1e-4)
     a = np.array([loads.facility("compute", nodes, 0).value(x) for x in t]).mean()
     b = np.array([raw.facility("compute", nodes, 0).value(x) for x in t]).mean()

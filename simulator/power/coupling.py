@@ -29,15 +29,14 @@ class PowerCoupling:
         self.env = env
         self.fleet = fleet
         self.cfg = cfg
-        self.loads = LoadModel(cfg, scenario.cluster.gpu_type, scenario.cluster.gpus_per_node,
-                               scenario.job.iteration_time)
+        self.loads = LoadModel(cfg, scenario.cluster.groups, scenario.job.iteration_time)
         self.solver = EventSolver(PlantParams.from_config(cfg))
         self.job: Job | None = None
         self.log = log
         self._segment = 0
         self._open = False
         self._after_outage = False
-        self._loads: dict[tuple[str, int, int], tuple[Trapezoid, float]] = {}
+        self._loads: dict[tuple, tuple[Trapezoid, float]] = {}
 
     def attach(self, job: Job) -> None:
         self.job = job
@@ -48,9 +47,10 @@ class PowerCoupling:
         if self._open:
             solver.end(t)
         self._segment += 1
-        held = self.fleet.job_nodes - self.fleet.deficit
-        free = len(self.fleet.free)
-        key = (state, held, free)
+        fleet = self.fleet
+        held = [fleet.held(g) for g in range(len(fleet.groups))]
+        free = [len(f) for f in fleet.free]
+        key = (state, *held, *free)
         cached = self._loads.get(key)
         if cached is None:
             cached = self._loads[key] = (self.loads.facility(state, held, free),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.catalog import GpuType
-from simulator.config import PowerConfig
+from simulator.config import FleetGroup, GpuWattsConfig, PowerConfig
 
 
 class Trapezoid:
@@ -108,10 +108,12 @@ class GpuLevels:
     floor: float
 
 
-def gpu_levels(cfg: PowerConfig, gpu: GpuType, floored: bool = True) -> GpuLevels:
-    """Levels from the scenario, defaulting to the catalog (compute = TDP, communication = ½ TDP,
-    checkpoint = 0.35 TDP, restart = 0.2 TDP, waiting = idle = catalog idle)."""
-    w = cfg.gpu_watts
+def gpu_levels(cfg: PowerConfig, gpu: GpuType, watts: GpuWattsConfig | None = None,
+               floored: bool = True) -> GpuLevels:
+    """Levels from ``watts`` (default ``cfg.gpu_watts``), defaulting to the catalog (compute =
+    TDP, communication = ½ TDP, checkpoint = 0.35 TDP, restart = 0.2 TDP, waiting = idle =
+    catalog idle), each raised to the power floor."""
+    w = watts if watts is not None else cfg.gpu_watts
     idle = w.idle if w.idle is not None else gpu.idle_w
     floor = cfg.gpu_power_floor * gpu.tdp_w if floored else 0.0
 
@@ -129,51 +131,85 @@ def gpu_levels(cfg: PowerConfig, gpu: GpuType, floored: bool = True) -> GpuLevel
     )
 
 
-class LoadModel:
-    """Facility load of the cluster for a job state and hardware counts.
+class GroupLoad:
+    """Power model of one node group (GPU type)."""
 
-    Args:
-        cfg: the power block.
-        gpu: the GPU type.
-        gpus_per_node: GPUs per node.
-        iteration_s: iteration period (s).
-    """
+    def __init__(self, cfg: PowerConfig, group: FleetGroup, shape: tuple[float, float, float]):
+        self.levels = gpu_levels(cfg, group.gpu_type, group.gpu_watts)
+        self.raw = gpu_levels(cfg, group.gpu_type, group.gpu_watts, floored=False)
+        self.gpn = group.gpus_per_node
+        self.overhead = group.node_overhead if group.node_overhead is not None else cfg.node_overhead
+        self._shape = shape
 
-    def __init__(self, cfg: PowerConfig, gpu: GpuType, gpus_per_node: int, iteration_s: float):
-        self.cfg = cfg
-        self.levels = gpu_levels(cfg, gpu)
-        self.raw = gpu_levels(cfg, gpu, floored=False)
-        self.gpn = gpus_per_node
-        f, edge = cfg.waveform.compute_fraction, cfg.waveform.edge_time
-        # edges sit inside the phases, so the mean is low + f·(high − low) for any edge time
-        edge = min(edge, f * iteration_s, (1 - f) * iteration_s)
-        self._shape = (f * iteration_s - edge, edge, iteration_s)
-
-    def _gpu_shape(self, levels: GpuLevels, state: str) -> Trapezoid:
+    def _shape_of(self, levels: GpuLevels, state: str) -> Trapezoid:
         if state == "compute":
             t_high, edge, period = self._shape
             return Trapezoid(levels.communication, levels.compute, t_high, edge, period)
-        return Trapezoid.constant(getattr(levels, state) if state != "outage" else 0.0)
+        return Trapezoid.constant(getattr(levels, state))
 
-    def facility(self, state: str, job_nodes: int, free_nodes: int) -> Trapezoid:
-        """Facility power (W) while the job is in ``state`` holding ``job_nodes`` healthy nodes,
-        with ``free_nodes`` healthy idle nodes; failed nodes draw nothing, an outage nothing."""
-        if state == "outage":
-            return Trapezoid.constant(0.0)
-        per_gpu = self._gpu_per_state(state)
-        base = free_nodes * self.gpn * self.levels.idle + (job_nodes + free_nodes) * self.cfg.node_overhead
-        return per_gpu.scale(job_nodes * self.gpn).shift(base).scale(self.cfg.pue)
-
-    def _gpu_per_state(self, state: str) -> Trapezoid:
+    def per_gpu(self, state: str) -> Trapezoid:
+        """Per-GPU power of a job GPU in ``state`` (W), floor applied."""
         if state == "compute" and self.levels.floor > self.raw.communication:
             # the floor clips the unfloored waveform (its edges get shorter)
-            return self._gpu_shape(self.raw, state).clip_below(self.levels.floor)
-        return self._gpu_shape(self.levels, state)
+            return self._shape_of(self.raw, state).clip_below(self.levels.floor)
+        return self._shape_of(self.levels, state)
+
+    def it_load(self, state: str, job_nodes: int, free_nodes: int) -> Trapezoid:
+        """IT power (W) of the group: job GPUs by state, idle GPUs, node overheads."""
+        base = (free_nodes * self.gpn * self.levels.idle
+                + (job_nodes + free_nodes) * self.overhead)
+        return self.per_gpu(state).scale(job_nodes * self.gpn).shift(base)
 
     def floor_extra(self, state: str, job_nodes: int) -> float:
-        """Extra facility power (W, mean) the power floor costs in this state."""
-        if self.levels.floor <= 0 or state == "outage":
+        """Extra IT power (W, mean) the floor costs for the group's job GPUs."""
+        if self.levels.floor <= 0:
             return 0.0
-        floored = self._gpu_per_state(state).mean
-        raw = self._gpu_shape(self.raw, state).mean
-        return (floored - raw) * job_nodes * self.gpn * self.cfg.pue
+        return (self.per_gpu(state).mean - self._shape_of(self.raw, state).mean) * job_nodes * self.gpn
+
+
+class LoadModel:
+    """Facility load of the cluster for a job state and per-group hardware counts.
+
+    Args:
+        cfg: the power block.
+        groups: the fleet (one entry for a single-type cluster).
+        iteration_s: iteration period (s).
+    """
+
+    def __init__(self, cfg: PowerConfig, groups: list[FleetGroup], iteration_s: float):
+        self.cfg = cfg
+        f, edge = cfg.waveform.compute_fraction, cfg.waveform.edge_time
+        # edges sit inside the phases, so the mean is low + f·(high − low) for any edge time
+        edge = min(edge, f * iteration_s, (1 - f) * iteration_s)
+        self.groups = [GroupLoad(cfg, g, (f * iteration_s - edge, edge, iteration_s))
+                       for g in groups]
+        first = self.groups[0]
+        self.levels, self.raw, self.gpn = first.levels, first.raw, first.gpn
+
+    def facility(self, state: str, job_nodes: int | list[int], free_nodes: int | list[int]) -> Trapezoid:
+        """Facility power (W) while the job is in ``state`` holding ``job_nodes`` healthy nodes
+        (per group), with ``free_nodes`` healthy idle nodes (per group); failed nodes draw
+        nothing, an outage nothing.
+
+        All groups are in phase; for a mixed fleet the levels add up on the unclipped shape
+        (exact unless a power floor clips the edges of some types differently).
+        """
+        if state == "outage":
+            return Trapezoid.constant(0.0)
+        held = [job_nodes] if isinstance(job_nodes, int) else job_nodes
+        free = [free_nodes] if isinstance(free_nodes, int) else free_nodes
+        parts = [g.it_load(state, h, f) for g, h, f in zip(self.groups, held, free, strict=True)]
+        if len(parts) == 1:
+            return parts[0].scale(self.cfg.pue)
+        shape = parts[0]
+        low = sum(p.low for p in parts)
+        high = sum(p.high for p in parts)
+        return Trapezoid(low, high, shape.t_high, shape.t_edge, shape.period).scale(self.cfg.pue)
+
+    def floor_extra(self, state: str, job_nodes: int | list[int]) -> float:
+        """Extra facility power (W, mean) the power floor costs in this state."""
+        if state == "outage":
+            return 0.0
+        held = [job_nodes] if isinstance(job_nodes, int) else job_nodes
+        return self.cfg.pue * sum(g.floor_extra(state, h)
+                                  for g, h in zip(self.groups, held, strict=True))
