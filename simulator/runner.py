@@ -8,9 +8,8 @@ function :func:`run_one`, so results do not depend on ``-j`` or on the executor.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +17,9 @@ from simulator.config import Scenario
 from simulator.model import Timeline, simulate
 from simulator.power.plant import SegmentLog
 from simulator.records import ReplicationRecord
+
+if TYPE_CHECKING:
+    from simulator.executors import Executor
 
 Progress = Callable[[int], None]
 
@@ -44,16 +46,20 @@ class RunResult:
 
 
 def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int = 1,
-                     progress: Progress | None = None) -> RunResult:
-    """Run ``replications`` replications on ``jobs`` local processes (1 = in this process).
+                     progress: Progress | None = None,
+                     executor: Executor | None = None) -> RunResult:
+    """Run ``replications`` replications on ``executor`` (default: ``jobs`` local processes,
+    1 = in this process).
 
     Replication 0 always runs in this process with the probes attached (probes do not change
-    numbers); with ``jobs > 1`` the others run in a process pool meanwhile.
+    numbers); the others run on the executor meanwhile.
     """
+    from simulator.executors import LocalExecutor, Task
+
     seqs = seeds_for(seed, replications)
     timeline, segments = Timeline(), SegmentLog()
     rest = list(range(1, replications))
-    if jobs <= 1 or not rest:
+    if executor is None and (jobs <= 1 or not rest):
         first = simulate(scenario, seqs[0], 0, timeline, segments)
         if progress:
             progress(1)
@@ -63,15 +69,20 @@ def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int
             if progress:
                 progress(1)
         return RunResult([first, *others], timeline, segments)
-    data = scenario.model_dump(mode="json")
-    results: dict[int, ReplicationRecord] = {}
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_one, data, seqs[i], i): i for i in rest}
-        results[0] = simulate(scenario, seqs[0], 0, timeline, segments)
+    own = executor is None
+    ex = LocalExecutor(jobs) if executor is None else executor
+    try:
+        data = scenario.model_dump(mode="json")
+        batch = ex.run([data], [Task(0, seqs[i], i) for i in rest])
+        first = simulate(scenario, seqs[0], 0, timeline, segments)
         if progress:
             progress(1)
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
+        records: list[ReplicationRecord] = [first, *([None] * len(rest))]  # type: ignore[list-item]
+        for k, record in batch:
+            records[k + 1] = record
             if progress:
                 progress(1)
-    return RunResult([results[i] for i in range(replications)], timeline, segments)
+    finally:
+        if own:
+            ex.close()
+    return RunResult(records, timeline, segments)

@@ -61,3 +61,36 @@ def summarize_causes(records: Sequence[ReplicationRecord]) -> dict[str, Estimate
     causes = sorted({c for r in records for c in r.interruptions_by_cause})
     return {c: estimate(float(r.interruptions_by_cause.get(c, 0)) for r in records)
             for c in causes}
+
+
+def paired_difference(b: Sequence[float], a: Sequence[float]) -> Estimate:
+    """Mean of the per-replication differences ``b[i] − a[i]`` with its paired 95% t-interval.
+
+    Replication i of both samples must share its random numbers (common random numbers); pairs
+    with a non-finite member are dropped.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired samples differ in length: {len(b)} vs {len(a)}")
+    return estimate(float(y) - float(x) for x, y in zip(a, b, strict=True)
+                    if math.isfinite(x) and math.isfinite(y))
+
+
+def welch_difference(b: Sequence[float], a: Sequence[float]) -> Estimate:
+    """``mean(b) − mean(a)`` with the unpaired (Welch) 95% t-interval, for comparison with
+    :func:`paired_difference`: what the interval would be without common random numbers.
+    (``std`` is NaN: there is no single sample.)"""
+    x = np.asarray([v for v in a if math.isfinite(v)], dtype=float)
+    y = np.asarray([v for v in b if math.isfinite(v)], dtype=float)
+    if len(x) == 0 or len(y) == 0:
+        nan = math.nan
+        return Estimate(nan, nan, nan, nan, 0)
+    diff = float(y.mean() - x.mean())
+    if len(x) < 2 or len(y) < 2:
+        return Estimate(diff, math.nan, diff, diff, min(len(x), len(y)))
+    vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    se2 = float(vx + vy)
+    if se2 == 0.0:
+        return Estimate(diff, math.nan, diff, diff, min(len(x), len(y)))
+    dof = se2 ** 2 / (vx ** 2 / (len(x) - 1) + vy ** 2 / (len(y) - 1))
+    half = float(st.t.ppf(0.975, dof)) * math.sqrt(se2)
+    return Estimate(diff, math.nan, diff - half, diff + half, min(len(x), len(y)))

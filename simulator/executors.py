@@ -1,0 +1,206 @@
+"""Where replications run: this process, a local process pool, or a Dask distributed cluster.
+
+Every task is one replication, the pure function
+``runner.run_one(scenario_dict, seed_sequence, replication)``, so a task gives the same record
+whatever runs it. Runs, sweeps and comparisons put *all* their (scenario, replication) tasks in
+one batch, so ``-j N`` keeps N workers busy across sweep points and compared scenarios.
+
+Usage::
+
+    with make_executor("local", jobs=4) as ex:
+        for k, record in ex.run([scenario_dict], tasks):   # in completion order
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simulator.config import Scenario
+from simulator.model import simulate
+from simulator.records import ReplicationRecord
+from simulator.runner import run_one
+
+EXECUTORS = ("local", "dask")
+#: how long to wait for a Dask scheduler before giving up (s)
+CONNECT_TIMEOUT_S = 15.0
+
+
+class ExecutorError(Exception):
+    """Bad executor options or an unusable executor (the CLI exits 2 with the message)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One replication: ``scenario`` indexes the scenario list passed to :meth:`Executor.run`."""
+
+    scenario: int
+    seed: np.random.SeedSequence
+    replication: int
+
+
+class Executor:
+    """Runs batches of tasks; a context manager that owns its workers."""
+
+    #: short description for metadata.json and messages
+    description = "executor"
+
+    def run(self, scenarios: Sequence[dict[str, Any]],
+            tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationRecord]]:
+        """Submit every task now; return an iterator of ``(task index, record)`` as they finish.
+
+        Submission is eager, so the caller may do other work before it starts iterating.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release workers (idempotent)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InlineExecutor(Executor):
+    """Runs tasks one after the other in this process (``-j 1``): lazily, in submission order."""
+
+    description = "local, 1 process"
+
+    def run(self, scenarios: Sequence[dict[str, Any]],
+            tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationRecord]]:
+        validated: dict[int, Scenario] = {}
+
+        def iterate() -> Iterator[tuple[int, ReplicationRecord]]:
+            for k, task in enumerate(tasks):
+                scenario = validated.get(task.scenario)
+                if scenario is None:  # same as run_one, validated once per scenario
+                    scenario = validated[task.scenario] = Scenario.model_validate(
+                        scenarios[task.scenario])
+                yield k, simulate(scenario, task.seed, task.replication)
+
+        return iterate()
+
+
+class LocalExecutor(Executor):
+    """A pool of ``jobs`` worker processes on this machine, kept for the executor's lifetime."""
+
+    def __init__(self, jobs: int):
+        self.jobs = jobs
+        self.description = f"local, {jobs} processes"
+        self._pool: ProcessPoolExecutor | None = None
+
+    def run(self, scenarios: Sequence[dict[str, Any]],
+            tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationRecord]]:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs)
+        pool = self._pool
+        futures = {pool.submit(run_one, scenarios[t.scenario], t.seed, t.replication): k
+                   for k, t in enumerate(tasks)}
+        return _drain(futures)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _drain(futures: dict[Future, int]) -> Iterator[tuple[int, ReplicationRecord]]:
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield futures[fut], fut.result()
+    finally:  # an error or an abandoned iterator: drop what has not started
+        for fut in pending:
+            fut.cancel()
+
+
+class DaskExecutor(Executor):
+    """Tasks on a Dask distributed cluster: the scheduler at ``address``, or (without one) a
+    ``LocalCluster`` of ``jobs`` single-threaded worker processes started here.
+
+    Workers need ``dcsim`` installed (the same version) and, for trace-driven scenarios, the
+    trace file at the same path.
+    """
+
+    def __init__(self, address: str | None, jobs: int):
+        try:
+            import distributed
+        except ImportError:
+            raise ExecutorError(
+                "--executor dask needs the dask extra: pip install 'dcsim[dask]' "
+                "(dask and distributed)") from None
+        self._cluster = None
+        try:
+            if address is None:
+                self._cluster = distributed.LocalCluster(
+                    n_workers=jobs, threads_per_worker=1, processes=True,
+                    dashboard_address=None)
+                address = self._cluster.scheduler_address
+            self._client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S,
+                                              set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            self.close()
+            raise ExecutorError(f"--scheduler {address}: cannot connect to the Dask scheduler "
+                                f"({type(exc).__name__}: {exc})") from None
+        self._as_completed = distributed.as_completed
+        where = "a local Dask cluster" if self._cluster is not None else address
+        self.description = f"dask at {where}"
+        self.address = address
+
+    def run(self, scenarios: Sequence[dict[str, Any]],
+            tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationRecord]]:
+        client = self._client
+        used = sorted({t.scenario for t in tasks})
+        # each scenario travels to the cluster once, not once per replication
+        shipped = dict(zip(used, client.scatter([scenarios[k] for k in used]), strict=True))
+        futures = {client.submit(run_one, shipped[t.scenario], t.seed, t.replication,
+                                 pure=False): k for k, t in enumerate(tasks)}
+
+        def iterate() -> Iterator[tuple[int, ReplicationRecord]]:
+            try:
+                for fut in self._as_completed(list(futures)):
+                    yield futures[fut], fut.result()
+            finally:
+                client.cancel(list(futures))
+
+        return iterate()
+
+    def close(self) -> None:
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+
+def make_executor(kind: str, jobs: int, scheduler: str | None = None) -> Executor:
+    """The executor the CLI options ask for; :class:`ExecutorError` for bad options."""
+    if kind not in EXECUTORS:
+        raise ExecutorError(f"--executor {kind}: use one of {', '.join(EXECUTORS)}")
+    if kind == "dask":
+        return DaskExecutor(scheduler, jobs)
+    if scheduler is not None:
+        raise ExecutorError("--scheduler needs --executor dask")
+    return InlineExecutor() if jobs <= 1 else LocalExecutor(jobs)
+
+
+def run_tasks(executor: Executor, scenarios: Sequence[dict[str, Any]], tasks: Sequence[Task],
+              progress: Any = None) -> list[ReplicationRecord]:
+    """Every task's record, in task order (advancing ``progress(1)`` per finished task)."""
+    out: list[ReplicationRecord | None] = [None] * len(tasks)
+    for k, record in executor.run(scenarios, tasks):
+        out[k] = record
+        if progress is not None:
+            progress(1)
+    return out  # type: ignore[return-value]
