@@ -129,12 +129,13 @@ def read_timeline(path: Path) -> list[tuple[float, str, float]]:
 
 
 def metadata(seed: int, argv: Sequence[str], started_iso: str, wall_seconds: float,
-             jobs: int) -> dict[str, Any]:
+             jobs: int, executor: str | None = None) -> dict[str, Any]:
     """Versions, seed entropy, command line and run time."""
     import numpy as np
 
     versions = {"dcsim": __version__, "python": sys.version.split()[0]}
-    for pkg in ("simpy", "numpy", "scipy", "pydantic", "typer", "matplotlib", "pyyaml"):
+    for pkg in ("simpy", "numpy", "scipy", "pydantic", "typer", "matplotlib", "pyyaml", "dask",
+                "distributed"):
         try:
             versions[pkg] = importlib_metadata.version(pkg)
         except importlib_metadata.PackageNotFoundError:
@@ -148,6 +149,7 @@ def metadata(seed: int, argv: Sequence[str], started_iso: str, wall_seconds: flo
         "started": started_iso,
         "wall_seconds": wall_seconds,
         "jobs": jobs,
+        "executor": executor or ("local, 1 process" if jobs <= 1 else f"local, {jobs} processes"),
     }
 
 

@@ -139,23 +139,19 @@ def trajectory(g0: float, f0: float, s: float, ramp: float, tau: float) -> Traje
             return Trajectory(s, 0.0, 0.0, s, s, 0.0)  # settled
         return Trajectory(g0, 0.0, 0.0, s, f0, tau)  # the generators can follow the filter
 
-    def filt(t: float) -> float:
-        return s + (f0 - s) * math.exp(-t / tau)
-
     direction = math.copysign(1.0, (f0 - g0) if abs(f0 - g0) > _STEADY_W else (s - f0))
     slope = direction * ramp
-
-    def ahead(t: float) -> float:  # > 0 while the filter is still ahead of the generators
-        return direction * (filt(t) - (g0 + slope * t))
-
+    gap0 = f0 - s
+    exp = math.exp
+    # the filter is "ahead" of the generators while direction·(F(t) − G(t)) > 0; find where
+    # that ends by safeguarded Newton on [lo, hi], to 1 ms or 1 W
     hi = abs(s - g0) / ramp + 5 * tau + 1.0
-    if ahead(hi) > 0:  # cannot happen for a monotone filter; guard against round-off
-        return Trajectory(g0, slope, abs(s - g0) / ramp, s, s, 0.0)
-    # safeguarded Newton on the bracket [lo, hi] (ahead(lo) > 0 >= ahead(hi)), to 1 ms
-    lo, t = 0.0, hi
-    decay = (f0 - s) / tau
+    if direction * (s + gap0 * exp(-hi / tau) - g0 - slope * hi) > 0:
+        return Trajectory(g0, slope, abs(s - g0) / ramp, s, s, 0.0)  # round-off guard
+    lo, t = 0.0, min(hi, abs(s - g0) / ramp)
     for _ in range(60):
-        value = ahead(t)
+        e = exp(-t / tau)
+        value = direction * (s + gap0 * e - g0 - slope * t)
         if abs(value) < _STEADY_W:
             hi = t
             break
@@ -165,14 +161,11 @@ def trajectory(g0: float, f0: float, s: float, ramp: float, tau: float) -> Traje
             hi = t
         if hi - lo <= 1e-3:
             break
-        slope_t = direction * (-decay * math.exp(-t / tau) - slope)
+        slope_t = direction * (-gap0 / tau * e - slope)
         step = t - value / slope_t if slope_t != 0 else -1.0
         t = step if lo < step < hi else 0.5 * (lo + hi)
-    t_meet = hi
-    # after meeting, follow the filter: re-express it from its value at t_meet
-    f_meet = filt(t_meet)
-    f0_equiv = s + (f_meet - s) * math.exp(t_meet / tau)
-    return Trajectory(g0, slope, t_meet, s, f0_equiv, tau)
+    # after meeting, the generators follow the filter, which never stopped decaying from f0
+    return Trajectory(g0, slope, hi, s, f0, tau)
 
 
 class EventSolver:
