@@ -181,6 +181,13 @@ class GpuWattsConfig(_Model):
     idle: Watts | None = Field(default=None, ge=0, description="powered GPUs the job does not use")
 
 
+def _check_gpus(gpu: str, gpus: int, gpus_per_node: int) -> None:
+    if gpu not in CATALOG:
+        raise ValueError(f"unknown gpu {gpu!r} (catalog: {', '.join(CATALOG)})")
+    if gpus % gpus_per_node:
+        raise ValueError(f"gpus ({gpus}) must be a multiple of gpus_per_node ({gpus_per_node})")
+
+
 class FleetGroup(_Model):
     """One GPU type of a mixed cluster (``cluster.fleet``), with its own packaging, spares,
     failure rates (the causes' rates × ``failure_scale``) and power."""
@@ -199,11 +206,7 @@ class FleetGroup(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> FleetGroup:
-        if self.gpu not in CATALOG:
-            raise ValueError(f"unknown gpu {self.gpu!r} (catalog: {', '.join(CATALOG)})")
-        if self.gpus % self.gpus_per_node:
-            raise ValueError(f"gpus ({self.gpus}) must be a multiple of gpus_per_node "
-                             f"({self.gpus_per_node})")
+        _check_gpus(self.gpu, self.gpus, self.gpus_per_node)
         return self
 
     @property
@@ -238,11 +241,7 @@ class ClusterConfig(_Model):
             return self
         if self.gpus is None:
             raise ValueError("give cluster.gpus (or a cluster.fleet list)")
-        if self.gpu not in CATALOG:
-            raise ValueError(f"unknown gpu {self.gpu!r} (catalog: {', '.join(CATALOG)})")
-        if self.gpus % self.gpus_per_node:
-            raise ValueError(f"gpus ({self.gpus}) must be a multiple of gpus_per_node "
-                             f"({self.gpus_per_node})")
+        _check_gpus(self.gpu, self.gpus, self.gpus_per_node)
         return self
 
     @property

@@ -64,6 +64,10 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(_clean(data), indent=2, sort_keys=False) + "\n")
 
 
+def write_yaml(path: Path, data: Any) -> None:
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
 def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed: int,
                   analytic: Analytic, wall_seconds: float) -> dict[str, Any]:
     """summary.json: metric -> {mean, std, ci95_low, ci95_high}, plus context blocks."""

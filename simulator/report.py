@@ -24,11 +24,17 @@ def _fmt(x: float | None, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
+def progress_enabled(enabled: bool = True) -> bool:
+    """Progress bars only on a terminal, and never under CI."""
+    return enabled and sys.stderr.isatty() and os.environ.get("CI", "").lower() != "true"
+
+
 @contextlib.contextmanager
-def progress_bar(label: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar, shown only on a TTY and not under CI."""
-    show = enabled and sys.stderr.isatty() and os.environ.get("CI", "").lower() != "true"
-    if not show:
+def progress_bar(label: str, total: int | None,
+                 enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar, shown only on a TTY and not under CI (``total=None``: a counter
+    without an end, e.g. an optimizer's evaluations)."""
+    if not progress_enabled(enabled):
         yield lambda _n: None
         return
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -100,3 +106,105 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
         f"{perf['events_per_second']:,.0f} events/s, {perf['wall_seconds']:.2f} s wall",
         highlight=False,
     )
+
+
+def _ci(est_low: float | None, est_high: float | None) -> str:
+    return f"[{_fmt(est_low)}, {_fmt(est_high)}]"
+
+
+def render_sweep_table(console: Console, meta: dict[str, Any], rows: list[dict[str, Any]],
+                       cached: set[int]) -> None:
+    """Points with their parameters (display units) and the chosen metrics' mean and CI."""
+    from simulator.sweep import display_scale
+
+    table = Table(title=f"{meta['scenario']}: sweep of {len(rows)} points, "
+                        f"{meta['replications']} replications each, seed {meta['seed']} "
+                        f"(common random numbers)")
+    table.add_column("#", justify="right")
+    scales = {}
+    for p in meta["params"]:
+        scale, unit = display_scale(p["kind"], [r[p["key"]] for r in rows])
+        scales[p["key"]] = scale
+        table.add_column(f"{p['key']}" + (f" ({unit})" if unit else ""), justify="right")
+    for m in meta["metrics"]:
+        table.add_column(f"{m} mean", justify="right")
+        table.add_column("95% CI", justify="right")
+    table.add_column("")
+    for r in rows:
+        cells = [str(int(r["point"]))]
+        for p in meta["params"]:
+            v = r[p["key"]]
+            cells.append(_val(v / scales[p["key"]]) if isinstance(v, int | float) else _val(v))
+        for m in meta["metrics"]:
+            cells += [_fmt(r[f"{m}_mean"]), _ci(r[f"{m}_ci95_low"], r[f"{m}_ci95_high"])]
+        cells.append("cached" if int(r["point"]) in cached else "")
+        table.add_row(*cells)
+    console.print(table)
+
+
+def render_optima(console: Console, meta: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Checkpoint-interval lines: simulated argmin (and refined optimum) beside Young and Daly."""
+    from simulator.sweep import INTERVAL_KEY
+
+    if INTERVAL_KEY not in [p["key"] for p in meta["params"]]:
+        return
+    optima = meta.get("optimize") or []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    others = [p["key"] for p in meta["params"] if p["key"] != INTERVAL_KEY]
+    for r in rows:
+        groups.setdefault(_series_label(r, others), []).append(r)
+    for label, group in groups.items():
+        best = min(group, key=lambda r: r["wall_clock_days_mean"]
+                   if math.isfinite(r["wall_clock_days_mean"]) else math.inf)
+        head = f"checkpoint interval{f' ({label})' if label else ''}: "
+        line = (f"sweep argmin {best[INTERVAL_KEY] / 60:.3g} min "
+                f"(wall clock {_fmt(best['wall_clock_days_mean'])} d)")
+        for opt in optima:
+            if _series_label(opt["series"], others) == label:
+                w = opt["wall_clock_days"]
+                line += (f"; refined {opt['interval_s'] / 60:.3g} min (wall clock {_fmt(w['mean'])}"
+                         f" d {_ci(w['ci95_low'], w['ci95_high'])}, "
+                         f"{len(opt['evaluations'])} more evaluations)")
+                if opt["at_edge"]:
+                    line += " — the minimum is at the edge of the sweep: widen the range"
+        line += (f"; analytic Young {best['young_interval_s'] / 60:.3g} min, "
+                 f"Daly {best['daly_interval_s'] / 60:.3g} min "
+                 f"(job MTBF {best['job_mtbf_hours']:.3g} h)")
+        console.print(head + line, highlight=False)
+
+
+def _val(v: Any) -> str:
+    return _fmt(float(v)) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+
+
+def _series_label(values: dict[str, Any], keys: list[str]) -> str:
+    return ", ".join(f"{k}={_val(values.get(k))}" for k in keys)
+
+
+def render_compare_table(console: Console, meta: dict[str, Any], rows: list[dict[str, Any]],
+                         metrics: list[str]) -> None:
+    """Each metric per scenario, and paired differences against the first scenario."""
+    from simulator.records import METRICS
+
+    labels = meta["labels"]
+    table = Table(title=f"{' vs '.join(labels)}: {meta['replications']} paired replications, "
+                        f"seed {meta['seed']} (common random numbers)")
+    table.add_column("metric")
+    for label in labels:
+        table.add_column(f"{label}\nmean [95% CI]", justify="right")
+    for label in labels[1:]:
+        table.add_column(f"{label} − {labels[0]}\npaired 95% CI", justify="right")
+    by = {(r["metric"], r["scenario"]): r for r in rows}
+    for m in metrics:
+        cells = [f"{m} ({METRICS[m]})" if METRICS.get(m) not in (None, "fraction", "count")
+                 else m]
+        for label in labels:
+            r = by[(m, label)]
+            cells.append(f"{_fmt(r['mean'])} {_ci(r['ci95_low'], r['ci95_high'])}")
+        for label in labels[1:]:
+            r = by[(m, label)]
+            rel = r["diff_relative"]
+            pct = f" ({100 * rel:+.2g}%)" if isinstance(rel, float) and math.isfinite(rel) else ""
+            cells.append(f"{_fmt(r['diff_mean'])}{pct} {_ci(r['diff_ci95_low'], r['diff_ci95_high'])}")
+        table.add_row(*cells)
+    console.print(table)

@@ -487,7 +487,7 @@ class Sweep:
             best = evaluated[best_tau]
             analytic = analytic_for(best.point.scenario)
             optima.append(Optimum(
-                series=others, interval_s=best_tau,
+                series={k: group[0].point.params.get(k) for k in others}, interval_s=best_tau,
                 wall_clock_days=best.estimate("wall_clock_days"), ettr=best.estimate("ettr"),
                 sweep_argmin_s=taus[j], bounds_s=(lo, hi),
                 at_edge=len(taus) > 1 and j in (0, len(taus) - 1),

@@ -85,14 +85,23 @@ def to_usd(value: Any) -> float:
     return _convert(value, "money", MONEY_UNITS)
 
 
+def _per(value: Any, kind: str, top: dict[str, float], bottom: dict[str, float],
+         example: str) -> float | None:
+    """A ``"<number> <top unit>/<bottom unit>"`` string in SI, or None if ``value`` has no '/'."""
+    if not (isinstance(value, str) and "/" in value):
+        return None
+    number, unit = _split(value)
+    num, _, den = unit.partition("/")
+    if num not in top or den not in bottom:
+        raise UnitError(f"unknown {kind} unit {unit!r} in {value!r} (use e.g. {example})")
+    return number * top[num] / bottom[den]
+
+
 def to_watts_per_second(value: Any) -> float:
     """Ramp rate in W/s from a number (W/s) or a string such as ``"20 MW/min"``."""
-    if isinstance(value, str) and "/" in value:
-        number, unit = _split(value)
-        top, _, bottom = unit.partition("/")
-        if top not in POWER_UNITS or bottom not in TIME_UNITS:
-            raise UnitError(f"unknown ramp unit {unit!r} in {value!r} (use e.g. MW/s, MW/min)")
-        return number * POWER_UNITS[top] / TIME_UNITS[bottom]
+    ramp = _per(value, "ramp", POWER_UNITS, TIME_UNITS, "MW/s, MW/min")
+    if ramp is not None:
+        return ramp
     if isinstance(value, str) and _split(value)[1]:
         raise UnitError(f"a ramp needs power per time, e.g. '0.5 MW/s'; got {value!r}")
     return _convert(value, "ramp", {})
@@ -100,13 +109,8 @@ def to_watts_per_second(value: Any) -> float:
 
 def to_usd_per_joule(value: Any) -> float:
     """Energy price in USD/J from a number (USD/J) or a string such as ``"80 USD/MWh"``."""
-    if isinstance(value, str) and "/" in value:
-        number, unit = _split(value)
-        top, _, bottom = unit.partition("/")
-        if top not in MONEY_UNITS or bottom not in ENERGY_UNITS:
-            raise UnitError(f"unknown price unit {unit!r} in {value!r} (use e.g. USD/MWh)")
-        return number * MONEY_UNITS[top] / ENERGY_UNITS[bottom]
-    return _convert(value, "energy price", {})
+    price = _per(value, "price", MONEY_UNITS, ENERGY_UNITS, "USD/MWh")
+    return price if price is not None else _convert(value, "energy price", {})
 
 
 def _annotated(fn: Any, description: str) -> Any:
