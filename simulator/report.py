@@ -87,8 +87,8 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
     table.add_column("analytic", justify="right")
     for key, label, akey in _ROWS:
         est = summary[key]
-        if est["mean"] is None:
-            continue
+        if est["mean"] is None or not math.isfinite(est["mean"]):
+            continue  # a metric that does not apply to this scenario
         ci = f"[{_fmt(est['ci95_low'])}, {_fmt(est['ci95_high'])}]"
         table.add_row(label, _fmt(est["mean"]), ci, _fmt(a[akey]) if akey else "")
     console.print(table)
@@ -151,8 +151,13 @@ def render_optima(console: Console, meta: dict[str, Any], rows: list[dict[str, A
     optima = meta.get("optimize") or []
     groups: dict[str, list[dict[str, Any]]] = {}
     others = [p["key"] for p in meta["params"] if p["key"] != INTERVAL_KEY]
+    from simulator.sweep import display_scale
+
+    units = {p["key"]: display_scale(p["kind"], [r[p["key"]] for r in rows
+                                                 if isinstance(r[p["key"]], int | float)])
+             for p in meta["params"] if p["key"] in others}
     for r in rows:
-        groups.setdefault(_series_label(r, others), []).append(r)
+        groups.setdefault(_series_label(r, others, units), []).append(r)
     for label, group in groups.items():
         best = min(group, key=lambda r: r["wall_clock_days_mean"]
                    if math.isfinite(r["wall_clock_days_mean"]) else math.inf)
@@ -160,7 +165,7 @@ def render_optima(console: Console, meta: dict[str, Any], rows: list[dict[str, A
         line = (f"sweep argmin {best[INTERVAL_KEY] / 60:.3g} min "
                 f"(wall clock {_fmt(best['wall_clock_days_mean'])} d)")
         for opt in optima:
-            if _series_label(opt["series"], others) == label:
+            if _series_label(opt["series"], others, units) == label:
                 w = opt["wall_clock_days"]
                 line += (f"; refined {opt['interval_s'] / 60:.3g} min (wall clock {_fmt(w['mean'])}"
                          f" d {_ci(w['ci95_low'], w['ci95_high'])}, "
@@ -177,8 +182,16 @@ def _val(v: Any) -> str:
     return _fmt(float(v)) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
 
 
-def _series_label(values: dict[str, Any], keys: list[str]) -> str:
-    return ", ".join(f"{k}={_val(values.get(k))}" for k in keys)
+def _series_label(values: dict[str, Any], keys: list[str],
+                  units: dict[str, tuple[float, str]]) -> str:
+    parts = []
+    for k in keys:
+        v, (scale, unit) = values.get(k), units.get(k, (1.0, ""))
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            parts.append(f"{k}={_fmt(v / scale)}" + (f" {unit}" if unit else ""))
+        else:
+            parts.append(f"{k}={v}")
+    return ", ".join(parts)
 
 
 def render_compare_table(console: Console, meta: dict[str, Any], rows: list[dict[str, Any]],
