@@ -125,6 +125,12 @@ def validate_data(data: Mapping[str, Any], source: str, base_dir: Path | None = 
                 update={"failures": scenario.failures.model_copy(update={"trace": trace})})
         if not trace.exists():
             raise ScenarioError([f"{source}: failures.trace: file not found: {trace}"])
+        from simulator.failures import read_trace, resolve_causes
+
+        try:
+            read_trace(trace, resolve_causes(scenario))
+        except ValueError as exc:
+            raise ScenarioError(str(exc).splitlines()) from None
     return scenario
 
 
