@@ -14,8 +14,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
 
 from simulator.analytic import analytic_for
 from simulator.config import Scenario
@@ -38,6 +40,11 @@ err = Console(stderr=True)
 class Format(str, Enum):
     table = "table"
     json = "json"
+
+
+class ExecutorKind(str, Enum):
+    local = "local"
+    dask = "dask"
 
 
 def _bad_input(problems: list[str]) -> typer.Exit:
@@ -63,6 +70,38 @@ Jobs = Annotated[int | None, typer.Option(
     "-j", "--jobs", min=1, help="local worker processes (default: all cores; results do not depend on it)")]
 NoPlots = Annotated[bool, typer.Option("--no-plots", help="skip the PNG plots")]
 Fmt = Annotated[Format, typer.Option("--format", help="print a table or JSON")]
+ExecutorOpt = Annotated[ExecutorKind, typer.Option(
+    "--executor", help="where replications run: local processes, or a Dask cluster "
+                       "(needs the dask extra); results do not depend on it")]
+Scheduler = Annotated[str | None, typer.Option(
+    "--scheduler", metavar="ADDR",
+    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default with --executor dask: "
+         "a local Dask cluster of -j workers)")]
+Metrics = Annotated[list[str] | None, typer.Option(
+    "--metric", help="metric to show and plot (repeat for several)")]
+
+
+def _executor(kind: ExecutorKind, jobs: int, scheduler: str | None) -> Any:
+    from simulator.executors import ExecutorError, make_executor
+
+    try:
+        return make_executor(kind.value, jobs, scheduler)
+    except ExecutorError as exc:
+        raise _bad_input([str(exc)]) from None
+
+
+def _check_output(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise _bad_input([f"{out_dir}: output path exists and is not a folder"])
+
+
+def _check_metrics(metrics: list[str] | None) -> None:
+    from simulator.records import METRICS
+
+    bad = [m for m in metrics or [] if m not in METRICS]
+    if bad:
+        raise _bad_input([f"--metric {m}: unknown metric (use one of: {', '.join(METRICS)})"
+                          for m in bad])
 
 
 @app.command()
@@ -73,6 +112,8 @@ def run(
     output: Output = None,
     set_: Sets = None,
     jobs: Jobs = None,
+    executor: ExecutorOpt = ExecutorKind.local,
+    scheduler: Scheduler = None,
     no_plots: NoPlots = False,
     fmt: Fmt = Format.table,
 ) -> None:
@@ -84,16 +125,17 @@ def run(
     jobs = jobs or min(os.cpu_count() or 1, n)
     root_seed = scenario.run.seed if seed is None else seed
     out_dir = output or Path("results") / scenario.name
-    if out_dir.exists() and not out_dir.is_dir():
-        raise _bad_input([f"{out_dir}: output path exists and is not a folder"])
+    _check_output(out_dir)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    with progress_bar(f"{scenario.name}", n, enabled=fmt is Format.table) as advance:
-        result = run_replications(scenario, n, root_seed, jobs, advance)
+    with _executor(executor, jobs, scheduler) as ex, \
+            progress_bar(f"{scenario.name}", n, enabled=fmt is Format.table) as advance:
+        result = run_replications(scenario, n, root_seed, jobs, advance, executor=ex)
+        where = ex.description
     wall = time.perf_counter() - t0
     analytic = analytic_for(scenario)
     summary = build_summary(scenario.name, result.records, root_seed, analytic, wall)
-    meta = metadata(root_seed, sys.argv, started, wall, jobs)
+    meta = metadata(root_seed, sys.argv, started, wall, jobs, where)
     write_run(out_dir, resolved_dict(scenario), result.records, summary, meta, result.timeline,
               result.segments)
     if not no_plots:
@@ -139,13 +181,6 @@ def validate(
 ) -> None:
     """Check a scenario file; list every problem as file: key: message (exit 2 if any)."""
     scenario = _load(scenario_file, set_)
-    if scenario.failures.trace is not None:
-        from simulator.failures import read_trace, resolve_causes
-
-        try:
-            read_trace(scenario.failures.trace, resolve_causes(scenario))
-        except ValueError as exc:
-            raise _bad_input(str(exc).splitlines()) from None
     out.print(f"{scenario_file}: ok ({scenario.name})", highlight=False)
 
 
@@ -155,12 +190,256 @@ def schema() -> None:
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
+class _SweepCommand(TyperCommand):
+    """Remembers the order of ``--values`` and ``--range`` on the command line, so each pairs
+    with its ``--param`` even when both kinds are mixed (click groups options by name)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        order = []
+        for tok in args:
+            if tok == "--":
+                break
+            for kind in ("--values", "--range"):
+                if tok == kind or tok.startswith(kind + "="):
+                    order.append(kind)
+        ctx.meta["dcsim.spec_order"] = order
+        return super().parse_args(ctx, args)
+
+
+def _param_specs(ctx: typer.Context, params: list[str], values: list[str],
+                 ranges: list[str]) -> list[Any]:
+    from simulator.sweep import parse_range, parse_values
+
+    order = ctx.meta.get("dcsim.spec_order")
+    if not order or len(order) != len(values) + len(ranges):
+        order = ["--values"] * len(values) + ["--range"] * len(ranges)
+    if len(order) != len(params):
+        raise _bad_input([f"give each --param one --values or --range ({len(params)} --param, "
+                          f"{len(values)} --values, {len(ranges)} --range)"])
+    vals, rngs = iter(values), iter(ranges)
+    try:
+        return [parse_values(key, next(vals)) if kind == "--values" else parse_range(key, next(rngs))
+                for key, kind in zip(params, order, strict=True)]
+    except ScenarioError as exc:
+        raise _bad_input(exc.problems) from None
+
+
+@app.command(cls=_SweepCommand)
+def sweep(
+    ctx: typer.Context,
+    scenario_file: Annotated[Path, typer.Argument(metavar="SCENARIO.yaml")],
+    param: Annotated[list[str], typer.Option(
+        "--param", metavar="KEY", help="dotted scenario key to sweep, e.g. job.checkpoint.interval"
+                                       " (repeat for several)")],
+    values: Annotated[list[str] | None, typer.Option(
+        "--values", metavar="V1,V2,...", help="comma-separated values for a --param, units "
+                                              "allowed: '2 min,5 min,10 min'")] = None,
+    range_: Annotated[list[str] | None, typer.Option(
+        "--range", metavar="START:STOP:N", help="N log-spaced values for a --param: "
+                                                "'2 min:30 min:10'")] = None,
+    zip_: Annotated[bool, typer.Option(
+        "--zip", help="pair the i-th values of every --param instead of the full grid")] = False,
+    metric: Metrics = None,
+    optimize: Annotated[bool, typer.Option(
+        "--optimize", help="refine the best job.checkpoint.interval (bounded search on the "
+                           "log interval, minimising mean wall clock on the same seeds)")] = False,
+    replications: Replications = None,
+    seed: Seed = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="output folder (default: results/<name>-sweep/); run again with "
+                               "the same folder to resume")] = None,
+    set_: Sets = None,
+    jobs: Jobs = None,
+    executor: ExecutorOpt = ExecutorKind.local,
+    scheduler: Scheduler = None,
+    no_plots: NoPlots = False,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Run a scenario at every point of a parameter grid (same seeds at every point); write
+    sweep.csv and sweep.png. Finished points are kept in DIR/points/ and reused on a rerun."""
+    from simulator.output import atomic_write_text, write_json, write_yaml
+    from simulator.sweep import (
+        DEFAULT_METRICS,
+        INTERVAL_KEY,
+        Sweep,
+        pending_tasks,
+        rows_csv,
+        sweep_rows,
+    )
+
+    specs = _param_specs(ctx, param, values or [], range_ or [])
+    _check_metrics(metric)
+    if optimize and INTERVAL_KEY not in param:
+        raise _bad_input([f"--optimize refines {INTERVAL_KEY}: sweep it with --param {INTERVAL_KEY}"])
+    if optimize and zip_ and len(param) > 1:
+        raise _bad_input([f"--optimize needs {INTERVAL_KEY} swept on a grid, not with --zip"])
+    try:
+        sw = Sweep(scenario_file, set_ or [], specs, zip_, seed, replications)
+    except ScenarioError as exc:
+        raise _bad_input(exc.problems) from None
+    out_dir = output or Path("results") / f"{sw.base.name}-sweep"
+    _check_output(out_dir)
+    points = sw.points
+    cached, pending = sw.plan(out_dir, points)
+    total = pending_tasks(pending)
+    jobs = jobs or max(1, min(os.cpu_count() or 1, total))
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    shown = fmt is Format.table
+    if shown and cached:
+        err.print(f"resuming: {len(cached)} of {len(points)} points already in {out_dir}/points/",
+                  highlight=False)
+    optima = []
+    with _executor(executor, jobs, scheduler) as ex:
+        label = f"{sw.base.name}: {len(pending)} points × replications"
+        with progress_bar(label, total, enabled=shown) as advance:
+            results = sw.compute(out_dir, points, ex, advance)
+        if optimize:
+            with progress_bar("optimizing the checkpoint interval", None, enabled=shown) as advance:
+                optima = sw.optimize(out_dir, results, ex, advance)
+        where = ex.description
+    wall = time.perf_counter() - t0
+    rows = sweep_rows(results, sw.keys)
+    meta = {
+        "kind": "sweep",
+        "scenario": sw.base.name,
+        "file": str(scenario_file),
+        "params": [s.to_dict() for s in specs],
+        "mode": "zip" if zip_ else "grid",
+        "seed": sw.seed,
+        "replications": points[0].replications if points else 0,
+        "metrics": list(metric or DEFAULT_METRICS),
+        "points": len(points),
+        "computed_points": len(pending),
+        "optimize": [o.to_dict() for o in optima] or None,
+    }
+    atomic_write_text(out_dir / "sweep.csv", rows_csv(rows))
+    write_json(out_dir / "sweep.json", meta)
+    write_yaml(out_dir / "resolved.yaml", resolved_dict(sw.base))
+    write_json(out_dir / "metadata.json",
+               metadata(sw.seed, sys.argv, started, wall, jobs, where))
+    if not no_plots:
+        from simulator.plots import draw_sweep
+        from simulator.sweep import read_csv_rows
+
+        draw_sweep(read_csv_rows(out_dir / "sweep.csv"), _json_safe(meta), out_dir / "sweep.png")
+    if fmt is Format.json:
+        out.print_json(json.dumps(_json_safe({**meta, "rows": rows})))
+        return
+    from simulator.report import render_optima, render_sweep_table
+
+    render_sweep_table(out, meta, rows, {r.point.index for r in results if r.cached})
+    render_optima(out, meta, rows)
+    out.print(f"computed {len(pending)} of {len(points)} points in {wall:.1f} s ({where}); "
+              f"results in {out_dir}/", highlight=False)
+
+
+@app.command()
+def compare(
+    scenario_files: Annotated[list[Path], typer.Argument(metavar="A.yaml B.yaml ...")],
+    metric: Metrics = None,
+    replications: Replications = None,
+    seed: Seed = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="output folder (default: results/compare-<a>-vs-<b>/)")] = None,
+    set_: Sets = None,
+    jobs: Jobs = None,
+    executor: ExecutorOpt = ExecutorKind.local,
+    scheduler: Scheduler = None,
+    no_plots: NoPlots = False,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Compare scenarios on common random numbers: replication i of every scenario uses the
+    same seeds. Seed and replications come from the first file unless given. Differences
+    against the first scenario have paired 95% CIs."""
+    from simulator.compare import (
+        COLUMNS,
+        DEFAULT_PLOT,
+        DEFAULT_TABLE,
+        compare_rows,
+        default_dir,
+        labels_for,
+        run_compare,
+        safe,
+        shown_metrics,
+    )
+    from simulator.output import atomic_write_text, replications_csv, write_json, write_yaml
+    from simulator.sweep import rows_csv
+
+    _check_metrics(metric)
+    problems: list[str] = []
+    scenarios = []
+    for path in scenario_files:
+        try:
+            scenarios.append(load_scenario(path, set_ or []))
+        except ScenarioError as exc:
+            problems += exc.problems
+    if problems:
+        raise _bad_input(problems)
+    labels = labels_for(scenario_files, scenarios)
+    n = replications or scenarios[0].run.replications
+    root_seed = scenarios[0].run.seed if seed is None else seed
+    out_dir = output or default_dir(labels)
+    _check_output(out_dir)
+    total = n * len(scenarios)
+    jobs = jobs or max(1, min(os.cpu_count() or 1, total))
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    with _executor(executor, jobs, scheduler) as ex, \
+            progress_bar(f"{' vs '.join(labels)}", total, enabled=fmt is Format.table) as advance:
+        records = run_compare(scenarios, root_seed, n, ex, advance)
+        where = ex.description
+    wall = time.perf_counter() - t0
+    rows = compare_rows(labels, records)
+    table_metrics = shown_metrics(rows, metric or DEFAULT_TABLE)
+    plot_metrics = shown_metrics(rows, metric or DEFAULT_PLOT)
+    meta = {
+        "kind": "compare",
+        "labels": labels,
+        "files": [str(p) for p in scenario_files],
+        "names": [s.name for s in scenarios],
+        "baseline": labels[0],
+        "seed": root_seed,
+        "replications": n,
+        "metrics": table_metrics,
+        "plot_metrics": plot_metrics,
+    }
+    atomic_write_text(out_dir / "compare.csv", rows_csv([{c: r[c] for c in COLUMNS} for r in rows]))
+    write_json(out_dir / "compare.json", meta)
+    for label, scenario, recs in zip(labels, scenarios, records, strict=True):
+        atomic_write_text(out_dir / f"replications-{safe(label)}.csv", replications_csv(recs))
+        write_yaml(out_dir / f"resolved-{safe(label)}.yaml", resolved_dict(scenario))
+    write_json(out_dir / "metadata.json", metadata(root_seed, sys.argv, started, wall, jobs, where))
+    if not no_plots:
+        from simulator.plots import draw_compare
+
+        draw_compare(rows, meta, out_dir / "compare.png")
+    if fmt is Format.json:
+        out.print_json(json.dumps(_json_safe({**meta, "rows": [r for r in rows
+                                                                 if r["metric"] in table_metrics]})))
+        return
+    from simulator.report import render_compare_table
+
+    render_compare_table(out, meta, rows, table_metrics)
+    out.print(f"{n} replications × {len(labels)} scenarios in {wall:.1f} s ({where}); "
+              f"results in {out_dir}/", highlight=False)
+
+
 @app.command()
 def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> None:
-    """Redraw the plots of a result folder from its files."""
+    """Redraw the plots of a run, sweep or comparison folder from its files."""
+    if not result_dir.is_dir():
+        raise _bad_input([f"{result_dir}: not a folder"])
+    if (result_dir / "sweep.csv").exists() or (result_dir / "sweep.json").exists():
+        _redraw_table(result_dir, "sweep")
+        return
+    if (result_dir / "compare.csv").exists() or (result_dir / "compare.json").exists():
+        _redraw_table(result_dir, "compare")
+        return
     summary_path = result_dir / "summary.json"
     if not summary_path.exists():
-        raise _bad_input([f"{result_dir}: no summary.json here (is it a dcsim result folder?)"])
+        raise _bad_input([f"{result_dir}: no summary.json, sweep.csv or compare.csv here "
+                          f"(is it a dcsim result folder?)"])
     missing = [f"{result_dir}: {name} is missing (needed to redraw)"
                for name in ("timeline.csv", "replications.csv", "resolved.yaml")
                if not (result_dir / name).exists()]
@@ -180,6 +459,32 @@ def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> N
     rows = read_segments(seg_path) if seg_path.exists() else []
     _draw_run(result_dir, summary, changes, float(first["wall_clock_days"]), scenario, rows)
     out.print(f"redrew {result_dir}/ledger.png and timeline.png", highlight=False)
+
+
+def _redraw_table(result_dir: Path, kind: str) -> None:
+    """Redraw sweep.png or compare.png from the CSV and JSON files beside it."""
+    from simulator.sweep import read_csv_rows
+
+    missing = [f"{result_dir}: {kind}.{ext} is missing (needed to redraw)"
+               for ext in ("csv", "json") if not (result_dir / f"{kind}.{ext}").exists()]
+    if missing:
+        raise _bad_input(missing)
+    try:
+        meta = json.loads((result_dir / f"{kind}.json").read_text(encoding="utf-8"))
+        rows = read_csv_rows(result_dir / f"{kind}.csv")
+        if not rows:
+            raise ValueError(f"{kind}.csv has no rows")
+    except (OSError, ValueError) as exc:
+        raise _bad_input([f"{result_dir}: cannot read {kind} files: {exc}"]) from None
+    if kind == "sweep":
+        from simulator.plots import draw_sweep
+
+        draw_sweep(rows, meta, result_dir / "sweep.png")
+    else:
+        from simulator.plots import draw_compare
+
+        draw_compare(rows, meta, result_dir / "compare.png")
+    out.print(f"redrew {result_dir}/{kind}.png", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -167,7 +167,7 @@ class DaskExecutor(Executor):
 
         def iterate() -> Iterator[tuple[int, ReplicationRecord]]:
             try:
-                for fut in self._as_completed(list(futures)):
+                for fut in self._as_completed(list(futures), loop=client.loop):
                     yield futures[fut], fut.result()
             finally:
                 client.cancel(list(futures))

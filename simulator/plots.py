@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -172,5 +173,182 @@ def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Seque
         if k == 0:
             ax.set_ylabel("MW")
             ax.legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _as_float(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def draw_sweep(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Path) -> None:
+    """Each chosen metric against the first swept parameter with its 95% CI band, one line per
+    combination of the other parameters; for a checkpoint-interval sweep the Young and Daly
+    optima, the simulated argmin of mean wall clock and any refined optimum are marked."""
+    from simulator.records import METRICS
+    from simulator.sweep import INTERVAL_KEY, display_scale
+
+    params = meta["params"]
+    x_key, log_x, kind = params[0]["key"], params[0]["log"], params[0]["kind"]
+    others = [p["key"] for p in params[1:]]
+    metrics = meta["metrics"]
+    xs_raw = [r[x_key] for r in rows]
+    numeric = all(_as_float(v) is not None for v in xs_raw)
+    scale, unit = display_scale(kind, [_as_float(v) or 0.0 for v in xs_raw]) if numeric \
+        else (1.0, "")
+    categories = [] if numeric else list(dict.fromkeys(str(v) for v in xs_raw))
+
+    def xval(v: Any) -> float:
+        return float(v) / scale if numeric else float(categories.index(str(v)))
+
+    grouped = meta.get("mode") != "zip" and bool(others)
+    other_units = {p["key"]: display_scale(p["kind"], [_as_float(r[p["key"]]) or 0.0 for r in rows])
+                   for p in params[1:]}
+
+    def series_key(values: dict[str, Any]) -> tuple:
+        if not grouped:
+            return ()
+        return tuple(_as_float(values.get(k)) if _as_float(values.get(k)) is not None
+                     else str(values.get(k)) for k in others)
+
+    def series_label(key: tuple) -> str:
+        parts = []
+        for k, v in zip(others, key, strict=True):
+            sc, un = other_units[k]
+            parts.append(f"{k.split('.')[-1]}={v / sc:.4g}{' ' + un if un else ''}"
+                         if isinstance(v, float) else f"{k.split('.')[-1]}={v}")
+        return ", ".join(parts)
+
+    series: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        series.setdefault(series_key(r), []).append(r)
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(9, 3.0 + 2.4 * len(metrics)),
+                             sharex=True, squeeze=False)
+    interval = x_key == INTERVAL_KEY and numeric
+    optima = meta.get("optimize") or []
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
+        for s, (skey, group) in enumerate(series.items()):
+            group = sorted(group, key=lambda r: xval(r[x_key]))
+            x = [xval(r[x_key]) for r in group]
+            mean = [r[f"{metric}_mean"] for r in group]
+            color = f"C{s % 10}"
+            ax.plot(x, mean, marker="o", ms=3.5, color=color, label=series_label(skey) or "mean")
+            ax.fill_between(x, [r[f"{metric}_ci95_low"] for r in group],
+                            [r[f"{metric}_ci95_high"] for r in group], color=color, alpha=0.2,
+                            lw=0, label="95% CI" if s == 0 else None)
+            if interval:
+                walls = [r["wall_clock_days_mean"] for r in group]
+                finite = [k for k, w in enumerate(walls) if math.isfinite(w)]
+                if finite:
+                    j = min(finite, key=lambda k: walls[k])
+                    ax.plot([x[j]], [mean[j]], marker="v", ms=10, color=color, ls="none",
+                            label="simulated argmin (wall clock)" if s == 0 else None)
+        if interval:
+            young = sorted({round(r["young_interval_s"], 6) for r in rows
+                            if math.isfinite(r["young_interval_s"])})
+            daly = sorted({round(r["daly_interval_s"], 6) for r in rows
+                           if math.isfinite(r["daly_interval_s"])})
+            for k, t in enumerate(young):
+                ax.axvline(t / scale, color="0.45", ls=":", lw=1.2,
+                           label=f"Young τ* {t / scale:.3g} {unit}" if k < 3 else None)
+            for k, t in enumerate(daly):
+                ax.axvline(t / scale, color="k", ls="--", lw=1.0,
+                           label=f"Daly τ* {t / scale:.3g} {unit}" if k < 3 else None)
+            keys = list(series)
+            for opt in optima:
+                skey = series_key(opt["series"])
+                color = f"C{keys.index(skey) % 10}" if skey in keys else "#d62728"
+                t = opt["interval_s"] / scale
+                ax.axvline(t, color=color, ls="-", lw=0.8, alpha=0.6)
+                if metric in ("wall_clock_days", "ettr"):
+                    ax.plot([t], [opt[metric]["mean"]], marker="*", ms=13, color=color, ls="none",
+                            markeredgecolor="k", markeredgewidth=0.5,
+                            label=f"refined optimum {t:.3g} {unit}")
+        unit_m = METRICS.get(metric, "")
+        ax.set_ylabel(f"{metric}" + (f" ({unit_m})" if unit_m and unit_m != "fraction" else ""))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    ax = axes[-1, 0]
+    if log_x and numeric:
+        from matplotlib.ticker import FuncFormatter, LogLocator
+
+        ax.set_xscale("log")
+        plain = FuncFormatter(lambda v, _pos: f"{v:g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
+        ax.xaxis.set_minor_formatter(plain)
+    if not numeric:
+        ax.set_xticks(range(len(categories)), categories)
+    ax.set_xlabel(x_key + (f" ({unit})" if unit else "")
+                  + (" — zipped with " + ", ".join(others) if meta.get("mode") == "zip"
+                     and others else ""))
+    axes[0, 0].set_title(f"{meta['scenario']}: sweep of {len(rows)} points, "
+                         f"{meta['replications']} replications each (common random numbers)")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def draw_compare(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Path) -> None:
+    """Bars with 95% CIs per scenario on the same axes, one panel per metric, and the time
+    ledger of each scenario as stacked bars side by side."""
+    from simulator.records import METRICS
+
+    labels = meta["labels"]
+    metrics = meta["plot_metrics"]
+    by = {(r["metric"], r["scenario"]): r for r in rows}
+    panels = len(metrics) + 1
+    ncols = min(3, panels)
+    nrows = math.ceil(panels / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.6 * nrows), squeeze=False)
+    flat = list(axes.flat)
+    x = list(range(len(labels)))
+    colors = [f"C{k % 10}" for k in x]
+    for ax, metric in zip(flat, metrics, strict=False):
+        mean = [by[(metric, lab)]["mean"] for lab in labels]
+        lo = [by[(metric, lab)]["ci95_low"] for lab in labels]
+        hi = [by[(metric, lab)]["ci95_high"] for lab in labels]
+        err = [[max(m - a, 0.0) if math.isfinite(m) else 0.0 for m, a in zip(mean, lo, strict=True)],
+               [max(b - m, 0.0) if math.isfinite(m) else 0.0 for m, b in zip(mean, hi, strict=True)]]
+        ax.bar(x, [m if math.isfinite(m) else 0.0 for m in mean], yerr=err, capsize=4,
+               color=colors, alpha=0.85)
+        base = mean[0]
+        for k, lab in enumerate(labels[1:], start=1):
+            r = by[(metric, lab)]
+            d_lo, d_hi = r.get("diff_ci95_low", math.nan), r.get("diff_ci95_high", math.nan)
+            if base and math.isfinite(base) and math.isfinite(d_lo) and math.isfinite(d_hi):
+                top = hi[k] if math.isfinite(hi[k]) else mean[k]
+                ax.annotate(f"Δ {100 * r['diff_mean'] / base:+.2g}%\n"
+                            f"[{100 * d_lo / base:+.2g}, {100 * d_hi / base:+.2g}]%",
+                            (k, top), textcoords="offset points", xytext=(0, 3), ha="center",
+                            va="bottom", fontsize=6.5)
+        ax.margins(y=0.15)
+        unit = METRICS.get(metric, "")
+        ax.set_title(metric + (f" ({unit})" if unit and unit != "fraction" else ""), fontsize=9)
+        ax.set_xticks(x, labels, rotation=20 if len(labels) > 2 else 0, fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    ax = flat[len(metrics)]
+    bottoms = [0.0] * len(labels)
+    for key in LEDGER:
+        days = []
+        for lab in labels:
+            r = by.get((key, lab))
+            v = r["mean"] if r is not None else math.nan
+            days.append(v / 24.0 if isinstance(v, float) and math.isfinite(v) else 0.0)
+        ax.bar(x, days, bottom=bottoms, color=LEDGER_COLORS[key], label=key.removesuffix("_hours"))
+        bottoms = [b + d for b, d in zip(bottoms, days, strict=True)]
+    ax.set_title("where the time went (days, mean)", fontsize=9)
+    ax.set_xticks(x, labels, rotation=20 if len(labels) > 2 else 0, fontsize=8)
+    ax.set_ylim(0, max(bottoms, default=1.0) * 1.05 or 1.0)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    for extra in flat[panels:]:
+        extra.axis("off")
+    fig.suptitle(f"{' vs '.join(labels)}: {meta['replications']} paired replications, "
+                 f"seed {meta['seed']} (bars: 95% CIs; Δ: paired difference against "
+                 f"{labels[0]} with its 95% CI)", fontsize=10)
     fig.tight_layout()
     _save(fig, path)

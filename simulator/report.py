@@ -129,7 +129,8 @@ def render_sweep_table(console: Console, meta: dict[str, Any], rows: list[dict[s
     for m in meta["metrics"]:
         table.add_column(f"{m} mean", justify="right")
         table.add_column("95% CI", justify="right")
-    table.add_column("")
+    if cached:
+        table.add_column("")
     for r in rows:
         cells = [str(int(r["point"]))]
         for p in meta["params"]:
@@ -137,7 +138,8 @@ def render_sweep_table(console: Console, meta: dict[str, Any], rows: list[dict[s
             cells.append(_val(v / scales[p["key"]]) if isinstance(v, int | float) else _val(v))
         for m in meta["metrics"]:
             cells += [_fmt(r[f"{m}_mean"]), _ci(r[f"{m}_ci95_low"], r[f"{m}_ci95_high"])]
-        cells.append("cached" if int(r["point"]) in cached else "")
+        if cached:
+            cells.append("cached" if int(r["point"]) in cached else "")
         table.add_row(*cells)
     console.print(table)
 
@@ -178,6 +180,13 @@ def render_optima(console: Console, meta: dict[str, Any], rows: list[dict[str, A
         console.print(head + line, highlight=False)
 
 
+def _pct(rel: Any) -> str:
+    if not isinstance(rel, float) or not math.isfinite(rel):
+        return ""
+    p = 100.0 * rel
+    return f"{p:+,.0f}%" if abs(p) >= 99.5 else f"{p:+.2g}%"
+
+
 def _val(v: Any) -> str:
     return _fmt(float(v)) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
 
@@ -207,6 +216,7 @@ def render_compare_table(console: Console, meta: dict[str, Any], rows: list[dict
         table.add_column(f"{label}\nmean [95% CI]", justify="right")
     for label in labels[1:]:
         table.add_column(f"{label} − {labels[0]}\npaired 95% CI", justify="right")
+        table.add_column("relative", justify="right")
     by = {(r["metric"], r["scenario"]): r for r in rows}
     for m in metrics:
         cells = [f"{m} ({METRICS[m]})" if METRICS.get(m) not in (None, "fraction", "count")
@@ -216,8 +226,7 @@ def render_compare_table(console: Console, meta: dict[str, Any], rows: list[dict
             cells.append(f"{_fmt(r['mean'])} {_ci(r['ci95_low'], r['ci95_high'])}")
         for label in labels[1:]:
             r = by[(m, label)]
-            rel = r["diff_relative"]
-            pct = f" ({100 * rel:+.2g}%)" if isinstance(rel, float) and math.isfinite(rel) else ""
-            cells.append(f"{_fmt(r['diff_mean'])}{pct} {_ci(r['diff_ci95_low'], r['diff_ci95_high'])}")
+            cells.append(f"{_fmt(r['diff_mean'])} {_ci(r['diff_ci95_low'], r['diff_ci95_high'])}")
+            cells.append(_pct(r["diff_relative"]))
         table.add_row(*cells)
     console.print(table)

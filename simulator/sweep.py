@@ -13,6 +13,7 @@ log(interval) over the same seeds; its evaluations are cached points too.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import hashlib
@@ -289,10 +290,8 @@ def point_key(data: dict[str, Any], seed: int, replications: int) -> str:
     run.pop("replications", None)
     trace = (d.get("failures") or {}).get("trace")
     if trace:
-        try:
+        with contextlib.suppress(OSError):
             d["failures"]["trace_sha256"] = hashlib.sha256(Path(trace).read_bytes()).hexdigest()
-        except OSError:
-            pass
     blob = json.dumps({"format": POINT_FORMAT, "scenario": d, "seed": seed,
                        "replications": replications}, sort_keys=True, allow_nan=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
