@@ -79,6 +79,8 @@ def main() -> None:
         (p.stem, p, ()) for p in sorted((ROOT / "scenarios").glob("*.yaml"))
     ]
     headline = ROOT / "scenarios" / "100k_h100.yaml"
+    # the reliability model alone: its event overhead against bare SimPy
+    cases.append(("100k_h100 without power", headline, ("power=null",)))
     # the 100k case at 1M GPUs with every rate / 10: the same number of events, 10x the GPUs
     scaled = tuple(f"failures.causes.{i}.rate_per_year={r / 10}"
                    for i, r in enumerate(_rates(headline)))

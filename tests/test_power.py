@@ -253,3 +253,17 @@ def test_power_does_not_change_reliability_when_nothing_trips() -> None:
     assert math.isnan(b.energy_mwh) and a.energy_mwh > 0
     # energy = ∫ facility power: between the all-idle and all-compute-peak bounds
     assert a.energy_mwh < a.peak_facility_mw * a.wall_clock_days * 24
+
+
+def test_dark_site_holds_battery_charge_and_draws_nothing() -> None:
+    solver = EventSolver(plant(gen_min=20 * MW))
+    solver.begin(0.0, Trapezoid.constant(60 * MW), max_duration=100.0)
+    solver.end(100.0)
+    energy, stored = solver.metrics.energy_j, solver.energy_stored
+    solver.begin_dark(100.0)
+    solver.end(1900.0)
+    assert solver.metrics.energy_j == energy
+    assert solver.energy_stored == stored
+    # the restart after the outage is a black start: synchronised, not a load step
+    assert solver.begin(1900.0, Trapezoid.constant(30 * MW), max_duration=600.0, resync=True) is None
+    assert solver.gen == pytest.approx(30 * MW)

@@ -61,7 +61,7 @@ class PowerCoupling:
         resync = self._after_outage and state != OUTAGE
         if state == OUTAGE:
             self._after_outage = True
-            solver.begin(t, load, 0.0, planned_s, resync=True)
+            solver.begin_dark(t)
             self._open = True
             return
         if resync:

@@ -189,6 +189,7 @@ class EventSolver:
         self._floor_w = 0.0
         self._oscillating = False
         self._grid_mean = 0.0
+        self._dark = False
 
     # -- helpers ----------------------------------------------------------------------------
     def net_of(self, load: Trapezoid) -> Trapezoid:
@@ -340,6 +341,7 @@ class EventSolver:
         p = self.p
         prev_grid = self._grid_mean
         self._t0 = t
+        self._dark = False
         self._load = load
         self._floor_w = floor_extra_w
         net = self.net_of(load)
@@ -367,6 +369,14 @@ class EventSolver:
         if trip is not None:
             return 0.0, trip
         return self._later_trip(net, max_duration)
+
+    def begin_dark(self, t: float) -> None:
+        """Start a segment with the site dark after a trip: no load, sources idle, the battery
+        holds its charge. The next :meth:`begin` should resynchronise."""
+        self._t0 = t
+        self._dark = True
+        self._load = Trapezoid.constant(0.0)
+        self._grid_mean = 0.0
 
     def _step_check(self, net: Trapezoid) -> str | None:
         """Check the instantaneous step at the segment start; absorb small residuals."""
@@ -445,6 +455,9 @@ class EventSolver:
         p, m = self.p, self.metrics
         dt = t - self._t0
         if dt <= 0:
+            return
+        if self._dark:
+            self._t0 = t
             return
         load = self._load
         m.energy_j += load.mean * dt
