@@ -118,10 +118,6 @@ class Job:
         self.process = self.env.process(self._run())
 
     # -- interface for the failure side -----------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self.state in RUNNING
-
     def interruptible(self) -> bool:
         """Whether a failure of a job node now interrupts the job (not while dark or done)."""
         if self.state == RESTART:
