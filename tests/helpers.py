@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from typer.testing import CliRunner
 
+from simulator.cli import app
 from simulator.config import Scenario
 from simulator.model import simulate
 from simulator.records import ReplicationRecord
@@ -97,3 +99,27 @@ LEDGER_FIELDS = ("productive_hours", "checkpoint_hours", "lost_work_hours", "res
 
 def ledger_hours(record: ReplicationRecord) -> float:
     return sum(float(getattr(record, f)) for f in LEDGER_FIELDS)
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+runner = CliRunner()
+
+
+def invoke(*args: Any) -> Any:
+    """Run ``dcsim`` with these arguments in-process."""
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def ok(result: Any) -> Any:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def assert_bad_input(result: Any) -> list[str]:
+    """Exit 2, a clean message on stderr, no exception escaping; returns the message lines."""
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, "no message on stderr"
+    return lines

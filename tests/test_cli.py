@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from helpers import assert_bad_input, invoke, ok
 from scipy import stats
-from typer.testing import CliRunner
 
-from simulator.cli import app
 from simulator.records import LEDGER, METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,26 +55,9 @@ run: {replications: 4, seed: 3, horizon: 1 yr}
 TINY_GPUS, TINY_INSTALLED, TINY_MFU, TINY_WORK_H = 64, 72, 0.4, 120.0
 H100_PEAK = 989e12
 
-runner = CliRunner()
 
 
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args])
 
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def assert_bad_input(result: Any) -> list[str]:
-    """Exit 2, a clean message on stderr, no exception escaping; returns the message lines."""
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines, "no message on stderr"
-    return lines
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

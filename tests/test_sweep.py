@@ -9,18 +9,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from helpers import assert_bad_input, invoke, ok
 
 import simulator.executors as executors
 from simulator.analytic import daly_interval, young_interval
-from simulator.cli import app
 from simulator.loader import ScenarioError
 from simulator.records import METRICS
 from simulator.sweep import combinations, parse_range, parse_values, read_csv_rows, split_values
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MINUTE, HOUR = 60.0, 3600.0
-runner = CliRunner()
 
 
 def write_scenario(path: Path, *, name: str = "expo", mtbf: str = "6 h", work: str = "2 d",
@@ -43,22 +41,7 @@ run: {{replications: {replications}, seed: {seed}, horizon: 10 yr}}
     return path
 
 
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args])
 
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def assert_bad_input(result: Any) -> list[str]:
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines, "no message on stderr"
-    return lines
 
 
 @pytest.fixture()
