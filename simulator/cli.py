@@ -14,7 +14,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperCommand
@@ -194,7 +193,7 @@ class _SweepCommand(TyperCommand):
     """Remembers the order of ``--values`` and ``--range`` on the command line, so each pairs
     with its ``--param`` even when both kinds are mixed (click groups options by name)."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         order = []
         for tok in args:
             if tok == "--":
