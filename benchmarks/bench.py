@@ -1,4 +1,4 @@
-"""Speed figures (DESIGN §8): seconds per replication, events per second, and the ratio of
+"""Speed figures: seconds per replication, events per second, and the ratio of
 bare SimPy's event rate to ours, measured in the same process on the same machine.
 
 Run: ``make bench`` or ``.venv/bin/python benchmarks/bench.py [--reps N]``.

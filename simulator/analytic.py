@@ -1,4 +1,4 @@
-"""Closed forms the simulation is checked against (DESIGN §5).
+"""Closed forms the simulation is checked against.
 
 M = job MTBF, τ = checkpoint interval, δ = checkpoint write time, R = restart time (seconds).
 """

@@ -160,7 +160,7 @@ def _draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: f
     from simulator.power.plant import PlantParams
     from simulator.power.windows import pick_windows, solve_window
 
-    params = PlantParams.from_config(scenario.power)
+    params = PlantParams.from_config(scenario.power, scenario.job.iteration_time)
     windows = [solve_window(params, rows, a, b, label)
                for label, a, b in pick_windows(rows, end_s)]
     draw_power_timeline(changes, rows, windows, end_s, out_dir / "timeline.png",

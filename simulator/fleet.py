@@ -10,6 +10,8 @@ State is kept in counts and small sets, so each event costs O(nodes of the faile
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import simpy
 
@@ -55,6 +57,8 @@ class Fleet:
         self._waiter: simpy.Event | None = None
         self.failures = 0  # failures applied (any unit, job or not)
         self.nodes_down = 0
+        #: called after every change of the healthy node counts (the power model listens)
+        self.on_change: Callable[[], None] | None = None
 
     # -- queries ----------------------------------------------------------------------------
     def hits_job(self, cause: int, unit: int) -> bool:
@@ -106,6 +110,8 @@ class Fleet:
                     free.discard(n)
             self.down[n] += 1
         self._refill(spec.group)
+        if self.on_change is not None:
+            self.on_change()
         self.env.timeout(repair_s).callbacks.append(
             lambda _e, c=cause, u=unit, ns=nodes: self._repaired(c, u, ns))
 
@@ -118,6 +124,8 @@ class Fleet:
                 self.nodes_down -= 1
                 self.free[group].add(n)
         self._refill(group)
+        if self.on_change is not None:
+            self.on_change()
 
     def _refill(self, group: int) -> None:
         # Swap healthy free nodes of the same type into the job (set order of ints is

@@ -1,4 +1,4 @@
-"""The training job's state machine (DESIGN §2.3) as a SimPy process.
+"""The training job's state machine as a SimPy process.
 
 States: ``compute`` -> ``checkpoint`` -> ``compute`` ... until the work is done. A failure of
 a node the job holds interrupts it (SimPy ``Interrupt``, as in the machine-shop example): work

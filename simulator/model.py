@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import simpy
@@ -204,7 +205,7 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
     )
 
 
-def _power_fields(scenario: Scenario, pm: PowerMetrics, wall_s: float) -> dict[str, float]:
+def _power_fields(scenario: Scenario, pm: PowerMetrics, wall_s: float) -> dict[str, Any]:
     """Power metrics in report units (MW, MWh, h, USD)."""
     cfg = scenario.power
     assert cfg is not None
@@ -219,9 +220,16 @@ def _power_fields(scenario: Scenario, pm: PowerMetrics, wall_s: float) -> dict[s
         "battery_cycles": pm.battery_discharge_j / usable if usable > 0 else 0.0,
         "unserved_mwh": pm.unserved_j / mwh,
         "power_trips": float(pm.trips),
+        "frequency_max_deviation_hz": max(-pm.frequency_low_hz, pm.frequency_high_hz),
+        "frequency_nadir_hz": pm.frequency_low_hz,
+        "frequency_peak_hz": pm.frequency_high_hz,
+        "rocof_max_hz_per_s": pm.rocof_max_hz_s,
+        "frequency_excursion_hours": pm.excursion_s / HOURS,
+        "oscillation_amplitude_hz": pm.oscillation_hz,
         "grid_ramp_violations": float(pm.grid_ramp_violations),
         "generator_oscillation_hours": pm.generator_oscillation_s / HOURS,
         "soc_limit_hours": pm.soc_limit_s / HOURS,
         "floor_energy_mwh": pm.floor_energy_j / mwh,
         "energy_cost_usd": pm.energy_j * price if price is not None else math.nan,
+        "power_trips_by_reason": dict(sorted(pm.trips_by_reason.items())),
     }

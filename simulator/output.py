@@ -77,6 +77,12 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
         summary[name] = est.to_dict()
     summary["interruptions_by_cause"] = {c: e.to_dict()
                                          for c, e in summarize_causes(records).items()}
+    if any(math.isfinite(r.power_trips) for r in records):
+        from simulator.power.protection import REASONS
+
+        summary["power_trips_by_reason"] = {
+            c: e.to_dict() for c, e in summarize_causes(records, "power_trips_by_reason",
+                                                        REASONS).items()}
     summary["completed_fraction"] = sum(r.completed for r in records) / len(records)
     summary["analytic"] = analytic.to_dict()
     events = sum(r.events for r in records)

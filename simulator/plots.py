@@ -121,9 +121,13 @@ def draw_timeline(changes: Sequence[tuple[float, str, float]], end_s: float, pat
 def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Sequence[tuple],
                         windows: Sequence[Any], end_s: float, path: Path, title: str) -> None:
     """Job state, facility power, sources and SoC over a replication (event-level solver),
-    and fine-step zooms around a failure, a checkpoint and a restart."""
-    fig = plt.figure(figsize=(12, 9.5))
-    grid = fig.add_gridspec(4, max(len(windows), 1), height_ratios=[0.5, 1.6, 1.0, 1.8])
+    and fine-step zooms around a failure, a checkpoint and a restart: power, then the bus
+    frequency."""
+    from simulator.power.windows import ENERGY, GEN, GRID, HIGH, LOW, PERIOD, T_EDGE, T_HIGH, T
+
+    fig = plt.figure(figsize=(12, 11.5))
+    cols = max(len(windows), 1)
+    grid = fig.add_gridspec(5, cols, height_ratios=[0.5, 1.6, 1.0, 1.8, 1.2])
     day, mw = 86400.0, 1e6
     ax_state = fig.add_subplot(grid[0, :])
     ends = [c[0] for c in changes[1:]] + [end_s]
@@ -135,30 +139,32 @@ def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Seque
     ax_p = fig.add_subplot(grid[1, :])
     hour = 3600.0
     span = min(end_s, 24 * hour)
-    shown = [r for r in rows if r[0] < span]
-    t = [r[0] / hour for r in shown] + [span / hour]
-    mean = [(r[2] + (r[3] - r[2]) * (r[4] + r[5]) / r[6]) / mw if r[3] > r[2] else r[2] / mw
-            for r in shown]
-    ax_p.stairs([r[3] / mw for r in shown], t, color="#bbbbbb", baseline=None,
+    shown = [r for r in rows if r[T] < span]
+    t = [r[T] / hour for r in shown] + [span / hour]
+    mean = [(r[LOW] + (r[HIGH] - r[LOW]) * (r[T_HIGH] + r[T_EDGE]) / r[PERIOD]) / mw
+            if r[HIGH] > r[LOW] else r[LOW] / mw for r in shown]
+    ax_p.stairs([r[HIGH] / mw for r in shown], t, color="#bbbbbb", baseline=None,
                 label="facility peak (iteration swing)")
     ax_p.stairs(mean, t, color="k", lw=0.8, label="facility mean", baseline=None)
-    ax_p.stairs([r[10] / mw for r in shown], t, color="#1f77b4", lw=0.8, label="grid",
-                baseline=None)
-    ax_p.plot([r[0] / hour for r in shown], [r[7] / mw for r in shown], color="#ff7f0e", lw=0.8,
-              label="generators (at segment starts)")
+    ax_p.stairs([r[GRID] / mw for r in shown], t, color="#1f77b4", lw=0.8,
+                label="grid (dispatched)", baseline=None)
+    ax_p.plot([r[T] / hour for r in shown], [r[GEN] / mw for r in shown], color="#ff7f0e",
+              lw=0.8, label="generators (dispatch at segment starts; 0 when dark)")
     ax_p.set_xlim(0, span / hour)
     ax_p.set_ylabel("MW")
     ax_p.set_xlabel("wall clock (hours): the first day, event-level solver")
     ax_p.legend(fontsize=7, loc="lower right", ncol=2)
     ax_soc = fig.add_subplot(grid[2, :], sharex=ax_state)
-    energy0 = max((r[9] for r in rows), default=0.0)
-    ax_soc.plot([r[0] / day for r in rows], [r[9] / 3.6e9 for r in rows], color="#2ca02c", lw=0.8)
+    energy0 = max((r[ENERGY] for r in rows), default=0.0)
+    ax_soc.plot([r[T] / day for r in rows], [r[ENERGY] / 3.6e9 for r in rows], color="#2ca02c",
+                lw=0.8)
     ax_soc.set_ylabel("battery MWh")
     ax_soc.set_xlabel("wall clock (days)")
     if energy0 <= 0:
         ax_soc.text(0.5, 0.5, "no battery", transform=ax_soc.transAxes, ha="center")
     for k, w in enumerate(windows):
         ax = fig.add_subplot(grid[3, k])
+        ax_f = fig.add_subplot(grid[4, k], sharex=ax)
         r = w.result
         tt = r.t + w.origin_s
         sel = (tt >= w.start_s) & (tt <= w.end_s)
@@ -168,10 +174,13 @@ def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Seque
         ax.plot(x, r.battery[sel] / mw, color="#2ca02c", lw=0.5, label="battery (+ discharge)")
         ax.plot(x, r.grid[sel] / mw, color="#1f77b4", lw=1, label="grid")
         ax.axhline(0, color="0.7", lw=0.5)
-        ax.set_title(f"fine-step (10 ms): {w.label}", fontsize=9)
-        ax.set_xlabel(f"s from {w.start_s / 3600:.2f} h")
+        ax.set_title(f"fine-step: {w.label}", fontsize=9)
+        ax_f.plot(x, r.frequency[sel] * 1e3, color="#9467bd", lw=0.6)
+        ax_f.axhline(0, color="0.7", lw=0.5)
+        ax_f.set_xlabel(f"s from {w.start_s / 3600:.2f} h")
         if k == 0:
             ax.set_ylabel("MW")
+            ax_f.set_ylabel("Δf (mHz)")
             ax.legend(fontsize=6, loc="lower left")
     fig.tight_layout()
     _save(fig, path)

@@ -32,6 +32,12 @@ METRICS: dict[str, str] = {
     "battery_cycles": "count",
     "unserved_mwh": "MWh",
     "power_trips": "count",
+    "frequency_max_deviation_hz": "Hz",
+    "frequency_nadir_hz": "Hz",
+    "frequency_peak_hz": "Hz",
+    "rocof_max_hz_per_s": "Hz/s",
+    "frequency_excursion_hours": "h",
+    "oscillation_amplitude_hz": "Hz",
     "grid_ramp_violations": "count",
     "generator_oscillation_hours": "h",
     "soc_limit_hours": "h",
@@ -40,7 +46,9 @@ METRICS: dict[str, str] = {
 }
 #: metrics that exist only when the scenario has a power block
 POWER_METRICS = ("energy_mwh", "peak_facility_mw", "battery_peak_mw", "battery_throughput_mwh",
-                 "battery_cycles", "unserved_mwh", "power_trips", "grid_ramp_violations",
+                 "battery_cycles", "unserved_mwh", "power_trips", "frequency_max_deviation_hz",
+                 "frequency_nadir_hz", "frequency_peak_hz", "rocof_max_hz_per_s",
+                 "frequency_excursion_hours", "oscillation_amplitude_hz", "grid_ramp_violations",
                  "generator_oscillation_hours", "soc_limit_hours", "floor_energy_mwh",
                  "energy_cost_usd", "exaflops_per_busd_capex_per_mw")
 LEDGER = ("productive_hours", "checkpoint_hours", "lost_work_hours", "restart_hours",
@@ -81,12 +89,19 @@ class ReplicationRecord:
     battery_cycles: float = math.nan
     unserved_mwh: float = math.nan
     power_trips: float = math.nan
+    frequency_max_deviation_hz: float = math.nan
+    frequency_nadir_hz: float = math.nan
+    frequency_peak_hz: float = math.nan
+    rocof_max_hz_per_s: float = math.nan
+    frequency_excursion_hours: float = math.nan
+    oscillation_amplitude_hz: float = math.nan
     grid_ramp_violations: float = math.nan
     generator_oscillation_hours: float = math.nan
     soc_limit_hours: float = math.nan
     floor_energy_mwh: float = math.nan
     energy_cost_usd: float = math.nan
     interruptions_by_cause: dict[str, int] = field(default_factory=dict)
+    power_trips_by_reason: dict[str, int] = field(default_factory=dict)
     events: int = 0
     sim_seconds: float = 0.0
 
@@ -95,7 +110,13 @@ class ReplicationRecord:
 
     def flat(self, causes: list[str]) -> dict[str, Any]:
         """CSV row: scalar fields plus one ``interruptions.<cause>`` column per cause."""
-        row = {k: v for k, v in asdict(self).items() if k != "interruptions_by_cause"}
+        row = {k: v for k, v in asdict(self).items()
+               if k not in ("interruptions_by_cause", "power_trips_by_reason")}
         for c in causes:
             row[f"interruptions.{c}"] = self.interruptions_by_cause.get(c, 0)
+        if not math.isnan(self.power_trips):
+            from simulator.power.protection import REASONS
+
+            for reason in REASONS:
+                row[f"power_trips.{reason}"] = self.power_trips_by_reason.get(reason, 0)
         return row

@@ -1,4 +1,4 @@
-"""Published reference data the model is checked against (DESIGN §6).
+"""Published reference data the model is checked against.
 
 Llama 3 405B pre-training (Meta, "The Llama 3 Herd of Models", 2024, §3.3.4, Table 5):
 16,384 H100 GPUs over 54 days, 466 job interruptions = 47 planned + 419 unexpected.

@@ -66,6 +66,12 @@ _ROWS: list[tuple[str, str, str | None]] = [
     ("battery_throughput_mwh", "battery throughput (MWh)", None),
     ("battery_cycles", "battery cycles", None),
     ("power_trips", "power trips", None),
+    ("frequency_max_deviation_hz", "largest |Δf| (Hz)", None),
+    ("frequency_nadir_hz", "frequency nadir Δf (Hz)", None),
+    ("frequency_peak_hz", "frequency peak Δf (Hz)", None),
+    ("rocof_max_hz_per_s", "largest RoCoF (Hz/s)", None),
+    ("oscillation_amplitude_hz", "iteration oscillation (Hz, amplitude)", None),
+    ("frequency_excursion_hours", "outside the normal band (h)", None),
     ("unserved_mwh", "unserved energy (MWh)", None),
     ("grid_ramp_violations", "grid ramp-limit exceedances", None),
     ("generator_oscillation_hours", "generators oscillating (h)", None),
@@ -92,6 +98,12 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
         ci = f"[{_fmt(est['ci95_low'])}, {_fmt(est['ci95_high'])}]"
         table.add_row(label, _fmt(est["mean"]), ci, _fmt(a[akey]) if akey else "")
     console.print(table)
+    reasons = summary.get("power_trips_by_reason") or {}
+    tripped = {k: v["mean"] for k, v in reasons.items() if v["mean"]}
+    if tripped:
+        console.print("power trips by reason (mean per replication): " + ", ".join(
+            f"{k} {_fmt(v)}" for k, v in sorted(tripped.items(), key=lambda kv: -kv[1])),
+            highlight=False)
     kind = "exponential causes" if a["exponential_only"] else "mean rates (Weibull causes present)"
     console.print(
         f"analytic ({kind}): job MTBF {a['job_mtbf_hours']:.3g} h "

@@ -56,11 +56,12 @@ def summarize(records: Sequence[ReplicationRecord]) -> dict[str, Estimate]:
     return out
 
 
-def summarize_causes(records: Sequence[ReplicationRecord]) -> dict[str, Estimate]:
-    """Per-cause interruption-count estimates (a cause missing from a record counts 0)."""
-    causes = sorted({c for r in records for c in r.interruptions_by_cause})
-    return {c: estimate(float(r.interruptions_by_cause.get(c, 0)) for r in records)
-            for c in causes}
+def summarize_causes(records: Sequence[ReplicationRecord], attr: str = "interruptions_by_cause",
+                     keys: Sequence[str] = ()) -> dict[str, Estimate]:
+    """Per-key count estimates of a count dictionary of the records (by default each cause's
+    interruptions; a key missing from a record counts 0). ``keys`` are always included."""
+    found = sorted({c for r in records for c in getattr(r, attr)} | set(keys))
+    return {c: estimate(float(getattr(r, attr).get(c, 0)) for r in records) for c in found}
 
 
 def paired_difference(b: Sequence[float], a: Sequence[float]) -> Estimate:

@@ -1,7 +1,8 @@
 """Quantities with units in scenario files.
 
-Scenario values are plain numbers (already SI: s, W, J, W/s, USD) or strings with a unit,
-e.g. ``"10 min"``, ``"1.4 kW"``, ``"3.9 MWh"``, ``"20 MW/min"``, ``"30000 USD"``.
+Scenario values are plain numbers (already SI: s, W, J, W/s, Hz, USD) or strings with a unit,
+e.g. ``"10 min"``, ``"1.4 kW"``, ``"3.9 MWh"``, ``"20 MW/min"``, ``"59.5 Hz"``, ``"1 Hz/s"``,
+``"30000 USD"``.
 Everything is converted to SI floats at load time; the model never sees a unit string.
 """
 
@@ -31,6 +32,8 @@ ENERGY_UNITS: dict[str, float] = {
     "J": 1.0, "kJ": 1e3, "MJ": 1e6, "GJ": 1e9,
     "Wh": 3600.0, "kWh": 3.6e6, "MWh": 3.6e9, "GWh": 3.6e12,
 }
+#: hertz per frequency unit
+FREQUENCY_UNITS: dict[str, float] = {"Hz": 1.0, "mHz": 1e-3}
 #: US dollars per money unit
 MONEY_UNITS: dict[str, float] = {"USD": 1.0, "$": 1.0, "kUSD": 1e3, "MUSD": 1e6}
 
@@ -107,6 +110,21 @@ def to_watts_per_second(value: Any) -> float:
     return _convert(value, "ramp", {})
 
 
+def to_hertz(value: Any) -> float:
+    """Frequency in Hz from a number (Hz) or a string such as ``"59.5 Hz"``."""
+    return _convert(value, "frequency", FREQUENCY_UNITS)
+
+
+def to_hertz_per_second(value: Any) -> float:
+    """Rate of change of frequency in Hz/s from a number or a string such as ``"1 Hz/s"``."""
+    rate = _per(value, "rate of change of frequency", FREQUENCY_UNITS, TIME_UNITS, "Hz/s")
+    if rate is not None:
+        return rate
+    if isinstance(value, str) and _split(value)[1]:
+        raise UnitError(f"a rate of change of frequency needs Hz per time, e.g. '1 Hz/s'; got {value!r}")
+    return _convert(value, "rate of change of frequency", {})
+
+
 def to_usd_per_joule(value: Any) -> float:
     """Energy price in USD/J from a number (USD/J) or a string such as ``"80 USD/MWh"``."""
     price = _per(value, "price", MONEY_UNITS, ENERGY_UNITS, "USD/MWh")
@@ -122,5 +140,7 @@ Seconds = _annotated(to_seconds, "duration: seconds, or a string such as '10 min
 Watts = _annotated(to_watts, "power: watts, or a string such as '700 W', '1.4 kW', '115 MW'")
 Joules = _annotated(to_joules, "energy: joules, or a string such as '3.9 MWh', '65 J'")
 WattsPerSecond = _annotated(to_watts_per_second, "ramp: W/s, or a string such as '20 MW/min'")
+Hertz = _annotated(to_hertz, "frequency: Hz, or a string such as '59.5 Hz'")
+HertzPerSecond = _annotated(to_hertz_per_second, "rate of change of frequency: Hz/s, or '1 Hz/s'")
 USD = _annotated(to_usd, "money: US dollars, or a string such as '30000 USD'")
 USDPerJoule = _annotated(to_usd_per_joule, "energy price: USD/J, or a string such as '80 USD/MWh'")

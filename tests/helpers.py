@@ -1,6 +1,6 @@
 """Scenario factories shared by the closed-form and property tests.
 
-:func:`make_scenario` builds the simplest scenario the closed forms of DESIGN §5 speak about:
+:func:`make_scenario` builds the simplest scenario the closed forms speak about:
 one exponential failure cause per node with a given *job* MTBF, repair time fixed at 0 s (so a
 failed node is back at once and the job never waits for hardware), no power model. Everything
 can be overridden with dotted keys, e.g. ``make_scenario(mtbf_h=6, **{"job.work": "10 d"})``.

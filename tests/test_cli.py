@@ -1,4 +1,4 @@
-"""The ``dcsim`` command line (DESIGN §3) and the files a run writes (§2.6)."""
+"""The ``dcsim`` command line and the files a run writes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The simulation against the closed forms and reference data of DESIGN §5.
+"""The simulation against the closed forms and reference data.
 
 Every simulated check uses fixed seeds, so the suite is deterministic; the replication counts
 are chosen so that the 95% confidence interval is well inside the tolerance (asserted too, so

@@ -1,4 +1,4 @@
-"""``dcsim compare``: paired replications on common random numbers (DESIGN §3)."""
+"""``dcsim compare``: paired replications on common random numbers."""
 
 from __future__ import annotations
 

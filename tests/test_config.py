@@ -1,4 +1,4 @@
-"""Scenario validation (DESIGN §2.2, §2.3, §2.5), overrides, default failure mix, catalog."""
+"""Scenario validation, overrides, default failure mix, catalog."""
 
 from __future__ import annotations
 

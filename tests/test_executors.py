@@ -1,4 +1,4 @@
-"""Executors (DESIGN §4): the same seed gives identical numbers in this process, in a local
+"""Executors: the same seed gives identical numbers in this process, in a local
 process pool and on a Dask distributed cluster."""
 
 from __future__ import annotations

@@ -1,82 +1,68 @@
-"""Power system: hand-checkable cases (DESIGN §5, issue 3), solver cross-checks, properties."""
+"""Power system: hand-checkable cases, solver cross-checks, properties."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
+from helpers_power import ETA, MW, MWH, plant, protection, run_event, run_fine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.config import FleetGroup, PowerConfig
 from simulator.loader import load_scenario
 from simulator.model import simulate
-from simulator.power.finestep import simulate_window
+from simulator.power.battery import soc_neutral_level
 from simulator.power.load import LoadModel, Trapezoid
-from simulator.power.plant import EventSolver, PlantParams, soc_neutral_level
-
-MW, MWH = 1e6, 3.6e9
-ETA = math.sqrt(0.9)
-
-
-def plant(**overrides: float) -> PlantParams:
-    """A plant with no grid, a large slow generator, a big battery and no SoC pull."""
-    base = dict(grid_cap=0.0, grid_ramp=math.inf, gen_cap=300 * MW, gen_ramp=1 * MW,
-                gen_min=0.0, gen_step=0.0, bat_power=100 * MW, bat_energy=1e13, eta=ETA,
-                e_min=0.0, e_max=1e13, e_target=5e12, e_initial=5e12, response_s=0.0,
-                tau_filter=0.0, tau_soc=1e18, edge_s=0.1)
-    base.update(overrides)
-    return PlantParams(**base)
-
-
-def step_event(params: PlantParams, before: float = 30 * MW, after: float = 100 * MW,
-               duration: float = 300.0) -> tuple[EventSolver, tuple[float, str] | None]:
-    solver = EventSolver(params)
-    solver.begin(0.0, Trapezoid.constant(before), max_duration=10.0)
-    solver.end(10.0)
-    trip = solver.begin(10.0, Trapezoid.constant(after), max_duration=duration)
-    if trip is None:
-        solver.end(10.0 + duration)
-    return solver, trip
-
+from simulator.power.plant import EventSolver, PlantParams
 
 # ---- hand cases ------------------------------------------------------------------------------
 
 
 def test_70mw_step_against_1mw_per_s_ramp() -> None:
-    solver, trip = step_event(plant())
-    assert trip is None
+    plan = [(10.0, Trapezoid.constant(30 * MW)), (300.0, Trapezoid.constant(100 * MW))]
+    solver, events = run_event(plant(), plan)
+    assert events == [None, None]
     m = solver.metrics
     assert m.battery_peak_w == pytest.approx(70 * MW, rel=0.02)
     # the battery covers the triangle ΔP²/(2·ramp) = 70²/2 MJ = 0.681 MWh
     assert m.battery_discharge_j / MWH == pytest.approx(70**2 / 2 / 3600, rel=0.02)
     assert pytest.approx(0.681, abs=0.001) == 70**2 / 2 / 3600
-    fine = simulate_window(plant(), [(300.0, Trapezoid.constant(100 * MW))], 30 * MW, 30 * MW, 5e12)
+    fine = run_fine(plant(), plan)
     assert fine.battery_peak_w == pytest.approx(70 * MW, rel=0.02)
-    assert fine.battery_throughput_j / MWH == pytest.approx(0.681, rel=0.02)
+    assert fine.battery_discharge_j / MWH == pytest.approx(0.681, rel=0.02)
     assert fine.trip_at is None
 
 
-def test_50mw_battery_leaves_20mw_unserved_and_trips() -> None:
-    _, trip = step_event(plant(bat_power=50 * MW))
-    assert trip == (0.0, "unserved")
-    fine = simulate_window(plant(bat_power=50 * MW), [(300.0, Trapezoid.constant(100 * MW))],
-                           30 * MW, 30 * MW, 5e12)
-    assert fine.trip_kind == "unserved"
-    assert fine.trip_at == pytest.approx(0.0, abs=0.02)
-    # the same 20 MW residual is carried if the generators accept 20 MW steps
-    _, ok = step_event(plant(bat_power=50 * MW, gen_step=21 * MW))
-    assert ok is None
+def test_50mw_battery_leaves_20mw_on_the_generators_which_trip() -> None:
+    """The 20 MW the battery cannot carry land on the generators as a block step: beyond
+    their block acceptance (here none) the site trips at once, and so does the fine-step."""
+    plan = [(10.0, Trapezoid.constant(30 * MW)), (300.0, Trapezoid.constant(100 * MW))]
+    params = plant(bat_power=50 * MW, gen_step=0.0)
+    _, events = run_event(params, plan)
+    assert events[1] is not None and events[1][1] == "block_step"
+    fine = run_fine(params, plan, stop_at_trip=True)
+    assert fine.trip_kind == "block_step"
+    assert fine.trip_at == pytest.approx(10.0 + events[1][0], abs=0.01)
+    # accepted as a block, the 20 MW decelerate the rotors: ramp-limited governors that pick
+    # up only 0.5 MW/s let the frequency fall out of the band
+    weak = plant(protection(band_lo=-1.0, band_hi=1.0), bat_power=50 * MW, governor_ramp=0.5 * MW)
+    _, events = run_event(weak, plan)
+    assert events[1] is not None and events[1][1] == "underfrequency"
+    fine = run_fine(weak, plan, stop_at_trip=True)
+    assert fine.trip_kind == "underfrequency"
+    assert fine.trip_at == pytest.approx(10.0 + events[1][0], abs=0.01)
 
 
 def test_first_order_lag_generator_battery_delivers_dp_tau() -> None:
     params = plant(tau_filter=10.0, gen_ramp=1e15)
-    solver, trip = step_event(params)
-    assert trip is None
+    plan = [(10.0, Trapezoid.constant(30 * MW)), (300.0, Trapezoid.constant(100 * MW))]
+    solver, _ = run_event(params, plan)
     assert solver.metrics.battery_discharge_j == pytest.approx(70 * MW * 10.0, rel=0.01)
-    fine = simulate_window(params, [(300.0, Trapezoid.constant(100 * MW))], 30 * MW, 30 * MW, 5e12)
-    assert fine.battery_throughput_j == pytest.approx(70 * MW * 10.0, rel=0.01)
+    fine = run_fine(params, plan)
+    assert fine.battery_discharge_j == pytest.approx(70 * MW * 10.0, rel=0.01)
 
 
 SQUARE = Trapezoid(70 * MW, 140 * MW, t_high=1.0, t_edge=0.0, period=2.0)
@@ -95,36 +81,29 @@ def test_square_wave_soc_drift_with_generators_held_at_105mw() -> None:
     # 35 MJ/η out, 35 MJ·η in: −1.84 MWh per hour
     hand = 1800 * (35 * ETA - 35 / ETA) / 3600
     assert hand == pytest.approx(-1.84, abs=0.01)
-    held = plant(gen_ramp=1e15, tau_filter=1e12)
-    solver = EventSolver(held)
-    solver.begin(0.0, SQUARE, max_duration=3600.0, resync=True)
+    held = plant(gen_ramp=1e15)
+    solver, _ = run_event(held, [(3600.0, SQUARE)])
     assert solver.gen == pytest.approx(105 * MW)
-    e0 = solver.energy_stored
-    solver.end(3600.0)
-    assert (solver.energy_stored - e0) / MWH == pytest.approx(hand, rel=0.01)
-    fine = simulate_window(held, [(3600.0, SQUARE)], 105 * MW, 105 * MW, 5e12, dt=0.01,
-                           keep_every=1000)
-    assert (fine.soc[-1] * 1e13 - 5e12) / MWH == pytest.approx(hand, rel=0.01)
+    assert (solver.energy_stored - 5e12) / MWH == pytest.approx(hand, rel=0.01)
+    fine = run_fine(held, [(3600.0, SQUARE)], dt=0.01, keep_every=1000)
+    assert (fine.final["energy"] - 5e12) / MWH == pytest.approx(hand, rel=0.01)
 
 
-def test_checkpoint_dip_beyond_charge_power_trips_overspeed() -> None:
+def test_checkpoint_dip_beyond_charge_power_trips() -> None:
+    plan = [(600.0, Trapezoid.constant(100 * MW)), (30.0, Trapezoid.constant(40 * MW))]
+    # a checkpoint drops the load to 40 MW: 60 MW surplus, 30 MW into the battery, 30 MW more
+    # than the generators accept as a block
     params = plant(bat_power=30 * MW, gen_step=10 * MW, gen_min=20 * MW)
-    solver = EventSolver(params)
-    solver.begin(0.0, Trapezoid.constant(100 * MW), max_duration=600.0)
-    solver.end(600.0)
-    # a checkpoint drops the load to 40 MW: 60 MW surplus, 30 MW into the battery,
-    # 30 MW more than the generators can shed as a step
-    assert solver.begin(600.0, Trapezoid.constant(40 * MW), max_duration=30.0) == (0.0, "overspeed")
-    fine = simulate_window(params, [(60.0, Trapezoid.constant(100 * MW)),
-                                    (30.0, Trapezoid.constant(40 * MW))],
-                           100 * MW, 100 * MW, 5e12)
-    assert fine.trip_kind == "overspeed"
-    assert fine.trip_at == pytest.approx(60.0, abs=0.02)
+    _, events = run_event(params, plan)
+    assert events[1] is not None and events[1][1] == "block_step"
+    fine = run_fine(params, plan, stop_at_trip=True)
+    assert fine.trip_kind == "block_step"
+    # the T_g-moving average of the 30 MW step passes 10 MW a third of T_g in
+    assert events[1][0] == pytest.approx(params.governor_time / 3)
+    assert fine.trip_at == pytest.approx(600.0 + events[1][0], abs=0.01)
     # within the battery's charge power it is absorbed
-    ok = EventSolver(plant(bat_power=70 * MW, gen_step=10 * MW, gen_min=20 * MW))
-    ok.begin(0.0, Trapezoid.constant(100 * MW), max_duration=600.0)
-    ok.end(600.0)
-    assert ok.begin(600.0, Trapezoid.constant(40 * MW), max_duration=30.0) is None
+    _, ok = run_event(plant(bat_power=70 * MW, gen_step=10 * MW, gen_min=20 * MW), plan)
+    assert ok == [None, None]
 
 
 # ---- the two solvers on the same window --------------------------------------------------------
@@ -135,26 +114,24 @@ def test_event_level_and_fine_step_agree_on_a_window() -> None:
     cfg = scenario.power
     assert cfg is not None
     loads = LoadModel(cfg, scenario.cluster.groups, scenario.job.iteration_time)
-    params = PlantParams.from_config(cfg)
-    plan = [("compute", 600), ("checkpoint", 30), ("compute", 300), ("restart", 600),
+    params = PlantParams.from_config(cfg, scenario.job.iteration_time)
+    plan = [("compute", 600), ("checkpoint", 30), ("compute", 300.7), ("restart", 600),
             ("compute", 600), ("checkpoint", 30), ("compute", 200)]
-    solver = EventSolver(params)
-    segments, t = [], 0.0
-    for state, duration in plan:
-        load = loads.facility(state, 12_500, 320)
-        segments.append((float(duration), load))
-        assert solver.begin(t, load, max_duration=duration) is None
-        if t == 0.0:
-            start = (solver.gen, solver.filt, solver.energy_stored)
-        t += duration
-        solver.end(t)
-    fine = simulate_window(params, segments, *start, dt=0.01, keep_every=100)
+    segs = [(float(d), loads.facility(state, 12_500, 320)) for state, d in plan]
+    rest = loads.facility("idle", 12_500, 320)
+    solver, events = run_event(params, segs, rest)
+    assert events == [None] * len(plan)
+    fine = run_fine(params, segs, rest, dt=0.002, keep_every=500)
     m = solver.metrics
     assert fine.trip_at is None
     assert m.energy_j == pytest.approx(fine.energy_j, rel=0.01)
     assert m.battery_peak_w == pytest.approx(fine.battery_peak_w, rel=0.01)
     assert m.battery_throughput_j == pytest.approx(fine.battery_throughput_j, rel=0.01)
-    assert solver.energy_stored == pytest.approx(fine.soc[-1] * params.bat_energy, rel=0.001)
+    assert solver.energy_stored == pytest.approx(fine.final["energy"], rel=0.001)
+    # frequency extremes within 2 %, RoCoF within 2 %
+    assert m.frequency_low_hz == pytest.approx(fine.frequency_low, rel=0.02)
+    assert m.frequency_high_hz == pytest.approx(fine.frequency_high, rel=0.02)
+    assert m.rocof_max_hz_s == pytest.approx(fine.rocof_max, rel=0.02)
 
 
 # ---- load model --------------------------------------------------------------------------------
@@ -204,11 +181,13 @@ def test_trapezoid_excess_matches_numerical_integration(low: float, swing: float
                 min_size=1, max_size=12),
        st.integers(1, 60))
 def test_soc_stays_within_limits(segments: list[tuple[float, float, float]], packs: int) -> None:
-    params = plant(bat_power=packs * 0.979 * MW, bat_energy=packs * 3.916 * MWH, gen_ramp=0.5 * MW,
-                   tau_filter=30.0, tau_soc=1800.0, gen_step=1e15, gen_min=10 * MW,
-                   e_min=0.05 * packs * 3.916 * MWH, e_max=0.95 * packs * 3.916 * MWH,
-                   e_target=0.5 * packs * 3.916 * MWH, e_initial=0.5 * packs * 3.916 * MWH)
-    solver, t = EventSolver(params), 0.0
+    energy = packs * 3.916 * MWH
+    params = plant(bat_power=packs * 0.979 * MW, bat_energy=energy, gen_ramp=0.5 * MW,
+                   tau_filter=30.0, tau_soc=1800.0, gen_min=10 * MW, e_min=0.05 * energy,
+                   e_max=0.95 * energy, e_target=0.5 * energy, e_initial=0.5 * energy)
+    solver = EventSolver(params)
+    solver.start(0.0, Trapezoid.constant(segments[0][0] * MW))
+    t = 0.0
     for low, swing, duration in segments:
         load = Trapezoid(low * MW, (low + swing) * MW, 0.6, 0.1, 2.0) if swing > 0 else \
             Trapezoid.constant(low * MW)
@@ -232,14 +211,20 @@ def test_trips_interrupt_the_job_and_keep_the_site_dark() -> None:
     assert r.unserved_mwh > 0
 
 
-def test_power_floor_makes_the_generators_only_site_trip_free() -> None:
+def test_power_floor_shrinks_the_oscillation_and_makes_the_site_trip_free() -> None:
+    """A floor of 90 % of TDP leaves a swing the generators' rotors ride within the band; the
+    frequency still oscillates at the iteration rate, and the floor costs energy."""
     scenario = load_scenario("scenarios/no_battery.yaml",
-                             ["power.gpu_power_floor=0.65", "job.work=3 d", "run.horizon=10 d"])
+                             ["power.gpu_power_floor=0.9", "job.work=2 d", "run.horizon=10 d"])
     r = simulate(scenario, np.random.SeedSequence(3).spawn(1)[0])
     assert r.power_trips == 0
     assert r.completed
     assert r.floor_energy_mwh > 0
-    assert r.generator_oscillation_hours > 0  # the generators now follow the iteration swing
+    assert 0.0 < r.oscillation_amplitude_hz < 0.5
+    lower = load_scenario("scenarios/no_battery.yaml",
+                          ["power.gpu_power_floor=0.6", "job.work=2 d", "run.horizon=10 d"])
+    low = simulate(lower, np.random.SeedSequence(3).spawn(1)[0])
+    assert low.power_trips > 0 or low.oscillation_amplitude_hz > r.oscillation_amplitude_hz
 
 
 def test_power_does_not_change_reliability_when_nothing_trips() -> None:
@@ -257,13 +242,53 @@ def test_power_does_not_change_reliability_when_nothing_trips() -> None:
 
 def test_dark_site_holds_battery_charge_and_draws_nothing() -> None:
     solver = EventSolver(plant(gen_min=20 * MW))
+    solver.start(0.0, Trapezoid.constant(60 * MW))
     solver.begin(0.0, Trapezoid.constant(60 * MW), max_duration=100.0)
     solver.end(100.0)
     energy, stored = solver.metrics.energy_j, solver.energy_stored
     solver.begin_dark(100.0)
+    assert (solver.gen, solver.grid) == (0.0, 0.0)  # a dark site generates nothing
     solver.end(1900.0)
     assert solver.metrics.energy_j == energy
     assert solver.energy_stored == stored
-    # the restart after the outage is a black start: synchronised, not a load step
-    assert solver.begin(1900.0, Trapezoid.constant(30 * MW), max_duration=600.0, resync=True) is None
+    # after the outage the plant is restored to rest, then the job's load is a checked step
+    rest = Trapezoid.constant(30 * MW)
+    assert solver.begin(1900.0, Trapezoid.constant(30 * MW), max_duration=600.0, rest=rest) is None
     assert solver.gen == pytest.approx(30 * MW)
+    solver.end(2500.0)
+    solver.begin_dark(2500.0)
+    solver.end(4300.0)
+    event = solver.begin(4300.0, Trapezoid.constant(90 * MW), max_duration=600.0, rest=rest)
+    assert event is None and solver.metrics.battery_peak_w == 0.0  # checked, not yet booked
+    solver.end(4900.0)
+    assert solver.metrics.battery_peak_w == pytest.approx(60 * MW, rel=1e-6)
+
+
+def test_dark_rows_of_the_segment_log_show_no_generation() -> None:
+    from simulator.power.plant import SegmentLog
+    from simulator.power.windows import GEN, GRID, STATE
+
+    scenario = load_scenario("scenarios/no_battery.yaml", ["run.horizon=1 d"])
+    log = SegmentLog()
+    simulate(scenario, np.random.SeedSequence(3).spawn(1)[0], segments=log)
+    dark = [row for row in log.rows if row[STATE] == "outage"]
+    assert dark, "the no-battery site trips"
+    assert all(row[GEN] == 0.0 and row[GRID] == 0.0 for row in dark)
+
+
+def test_load_follows_repairs_within_a_segment() -> None:
+    """A node back from repair draws idle power from that moment, not from the next job event:
+    the segment log gets a row with the same job state and more load at the repair time."""
+    from simulator.power.plant import SegmentLog
+    from simulator.power.windows import LOW, STATE, T
+
+    scenario = load_scenario("scenarios/100k_h100.yaml", ["run.horizon=2 d"])
+    log = SegmentLog()
+    simulate(scenario, np.random.SeedSequence(5).spawn(1)[0], segments=log)
+    rows = log.rows
+    splits = [(a, b) for a, b in itertools.pairwise(rows) if a[STATE] == b[STATE]]
+    assert splits
+    idle_node = 8 * 100 + 1500  # W: a DGX at idle (100 W GPUs) with its overhead
+    steps = {round((b[LOW] - a[LOW]) / (idle_node * 1.2)) for a, b in splits}
+    assert steps & {1, -1, 4, -4}  # nodes (or a 4-node rack) coming back or going down
+    assert all(b[T] > a[T] for a, b in splits)

@@ -1,4 +1,4 @@
-"""Properties of single replications (hypothesis) and of seeding (DESIGN §3, §5).
+"""Properties of single replications (hypothesis) and of seeding.
 
 What holds on every path is asserted on every path: ETTR in (0, 1] and never above the
 failure-free value, the time ledger summing to the wall clock, identical seeds giving identical

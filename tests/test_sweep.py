@@ -1,4 +1,4 @@
-"""``dcsim sweep``: points, files, resume, the checkpoint-interval optimum (DESIGN §3, §5)."""
+"""``dcsim sweep``: points, files, resume, the checkpoint-interval optimum."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Quantities with units in scenario files (DESIGN §2.1): everything becomes SI floats."""
+"""Quantities with units in scenario files: everything becomes SI floats."""
 
 from __future__ import annotations
 

@@ -1,26 +1,36 @@
-"""Two-way coupling of the job and the power system.
+"""Two-way coupling of the job, the hardware and the power system.
 
-The job tells the coupling of every segment (state, planned duration); the coupling turns the
-state and the fleet's hardware counts into a facility load, advances the event-level solver,
-and, when the solver predicts a trip, schedules it: at the trip time the job is interrupted
-with cause ``power_trip`` (work since the last recoverable checkpoint is lost) and the site
-stays dark for ``power.trip_outage_time``. The first segment after an outage resynchronises
-the plant to the restart load (a black start is not a load step).
+The job tells the coupling of every segment (state, planned duration); the fleet tells it of
+every failure and repair. The coupling turns the job state and the fleet's counts into a
+facility load and advances the event-level solver: a new job state starts a new segment (the
+iteration waveform restarts), a hardware change mid-segment splits it (same state, new load,
+the waveform's phase carries on), so the load follows the hardware when it changes.
+
+When the solver predicts a trip, the coupling schedules it: at the trip time the job is
+interrupted with cause ``power_trip`` (work since the last recoverable checkpoint is lost)
+and the site stays dark for ``power.trip_outage_time``. After the outage the plant is restored
+to rest (all healthy nodes idle) and the step to the job's restart load is checked like any
+other; the plant starts at rest at t = 0 too, so the job's start is a checked step.
 """
 
 from __future__ import annotations
+
+import math
 
 import simpy
 
 from simulator.config import Scenario
 from simulator.fleet import Fleet
-from simulator.job import OUTAGE, POWER_TRIP, Job
+from simulator.job import COMPUTE, DONE, OUTAGE, POWER_TRIP, Job
 from simulator.power.load import LoadModel, Trapezoid
 from simulator.power.plant import EventSolver, PlantParams, SegmentLog
 
+BATTERY_LIMIT = "battery_limit"
+
 
 class PowerCoupling:
-    """Drives the event-level solver from job segments and delivers trips to the job."""
+    """Drives the event-level solver from job segments and hardware changes, and delivers
+    trips to the job."""
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, fleet: Fleet,
                  log: SegmentLog | None = None):
@@ -29,58 +39,113 @@ class PowerCoupling:
         self.env = env
         self.fleet = fleet
         self.cfg = cfg
-        self.loads = LoadModel(cfg, scenario.cluster.groups, scenario.job.iteration_time)
-        self.solver = EventSolver(PlantParams.from_config(cfg))
+        self.period = scenario.job.iteration_time
+        self.loads = LoadModel(cfg, scenario.cluster.groups, self.period)
+        self.solver = EventSolver(PlantParams.from_config(cfg, self.period))
         self.job: Job | None = None
         self.log = log
-        self._segment = 0
+        self._token = 0
         self._open = False
-        self._after_outage = False
+        self._dark = False
+        self._pending_check = False
         self._loads: dict[tuple, tuple[Trapezoid, float]] = {}
+        # the open segment: state, start time, waveform phase at start, planned end, load key
+        self._state = COMPUTE
+        self._t_start = 0.0
+        self._phase = 0.0
+        self._end = math.inf
+        self._key: tuple = ()
 
     def attach(self, job: Job) -> None:
         self.job = job
         job.power = self
+        self.fleet.on_change = self._hardware_changed
+        self.solver.start(self.env.now, self._load("idle")[0])
 
-    def segment(self, t: float, state: str, planned_s: float) -> None:
-        solver = self.solver
-        if self._open:
-            solver.end(t)
-        self._segment += 1
+    # -- loads ---------------------------------------------------------------------------------
+    def _counts(self, state: str) -> tuple:
         fleet = self.fleet
-        held = [fleet.held(g) for g in range(len(fleet.groups))]
-        free = [len(f) for f in fleet.free]
-        key = (state, *held, *free)
+        held = tuple(fleet.held(g) for g in range(len(fleet.groups)))
+        free = tuple(len(f) for f in fleet.free)
+        return (state, held, free)
+
+    def _load(self, state: str) -> tuple[Trapezoid, float]:
+        key = self._counts(state)
         cached = self._loads.get(key)
         if cached is None:
-            cached = self._loads[key] = (self.loads.facility(state, held, free),
-                                         self.loads.floor_extra(state, held))
-        load, floor_w = cached
-        if self.log is not None:
-            self.log.add(t, state, load, solver)
-        resync = self._after_outage and state != OUTAGE
+            _, held, free = key
+            cached = self._loads[key] = (self.loads.facility(state, list(held), list(free)),
+                                         self.loads.floor_extra(state, list(held), list(free)))
+        return cached
+
+    # -- job segments --------------------------------------------------------------------------
+    def segment(self, t: float, state: str, planned_s: float) -> None:
+        if self._open:
+            self.solver.end(t)
+            self._open = False
+        self._state, self._t_start, self._phase = state, t, 0.0
+        self._end = t + planned_s
         if state == OUTAGE:
-            self._after_outage = True
-            solver.begin_dark(t)
+            self._dark = True
+            self._token += 1
+            self.solver.begin_dark(t)
+            if self.log is not None:
+                self.log.add(t, state, Trapezoid.constant(0.0), 0.0, self.solver)
             self._open = True
             return
-        if resync:
-            self._after_outage = False
-        trip = solver.begin(t, load, floor_w, planned_s, resync=resync)
-        self._open = True
-        if trip is not None:
-            delay, kind = trip
-            token = self._segment
-            self.env.timeout(delay).callbacks.append(lambda _e: self._trip(token, kind))
+        self._begin(t, planned_s)
 
-    def _trip(self, token: int, kind: str) -> None:
+    def _begin(self, t: float, planned_s: float) -> None:
+        load, floor_w = self._load(self._state)
+        self._key = self._counts(self._state)
+        rest = self._load("idle")[0] if self._dark else None
+        self._dark = False
+        event = self.solver.begin(t, load, floor_w, planned_s, phase=self._phase, rest=rest)
+        if self.log is not None:
+            self.log.add(t, self._state, load, self._phase, self.solver)
+        self._open = True
+        self._token += 1
+        if event is not None:
+            delay, kind = event
+            token = self._token
+            self.env.timeout(delay).callbacks.append(lambda _e: self._event(token, kind))
+
+    def _split(self, t: float) -> None:
+        """End the open segment at t and begin it again with the current load."""
+        self.solver.end(t)
+        if self.period > 0:
+            self._phase = (self._phase + (t - self._t_start)) % self.period
+        self._t_start = t
+        self._begin(t, max(self._end - t, 0.0))
+
+    # -- events --------------------------------------------------------------------------------
+    def _event(self, token: int, kind: str) -> None:
         job = self.job
-        if token != self._segment or job is None or job.state in (OUTAGE, "done"):
-            return  # the segment ended before the predicted trip
-        self.solver.end(self.env.now)
+        if token != self._token or job is None or job.state in (OUTAGE, DONE):
+            return  # the segment ended first
+        now = self.env.now
+        if kind == BATTERY_LIMIT:
+            self._split(now)
+            return
+        self.solver.end(now)
         self._open = False
-        self.solver.trip(self.env.now, kind, self.cfg.trip_outage_time)
+        self.solver.trip(now, kind, self.cfg.trip_outage_time)
         job.interrupt(POWER_TRIP)
+
+    def _hardware_changed(self) -> None:
+        # Defer to the end of this instant: a failure that stops the job changes its state
+        # (a new segment) in the same instant, and one split is enough.
+        if not self._pending_check:
+            self._pending_check = True
+            self.env.timeout(0).callbacks.append(self._check)
+
+    def _check(self, _event: simpy.Event) -> None:
+        self._pending_check = False
+        job = self.job
+        if job is None or not self._open or self._dark or job.state in (OUTAGE, DONE):
+            return
+        if self._counts(self._state) != self._key:
+            self._split(self.env.now)
 
     def finish(self, t: float) -> None:
         if self._open:

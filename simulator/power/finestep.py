@@ -1,18 +1,20 @@
-"""The fine-step power solver: the same plant and controller stepped at dt <= 10 ms.
+"""The fine-step power solver: the same plant stepped at dt ≤ 10 ms, for windows.
 
-Used for windows (plots around a failure, a checkpoint and a restart) and in tests to
-cross-check the event-level solver. It follows the instantaneous load - every edge of every
-iteration - with the controller in continuous form: the generators' setpoint filter sees the
-raw net demand, the SoC-restoring term is re-evaluated every step, the battery's output lags
-its command by ``response_time`` (the difference is carried by the machines' inertia).
-Cost grows with window / dt, which is why runs use the event-level solver.
+It integrates the equations the event-level solver solves in closed form, with nothing taken
+from it: the controller in continuous form (the SoC request re-evaluated every step, the grid
+and the generators' setpoint on their ramp and low-pass), the battery delivering its command
+late by its response time through a delay line, the tie, the swing equation and the
+rate-limited governor by explicit Euler steps, and protection measured on the sampled signals
+(moving averages, windowed differences, timers). Used for the plots' zooms and, in tests, to
+cross-check the event-level solver on the same window. Cost grows with window / dt.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,19 +24,46 @@ from simulator.power.plant import PlantParams
 MAX_DT = 0.01  # s
 
 
+@dataclass(frozen=True)
+class FineSegment:
+    """A stretch of constant job state: duration (s), facility load, waveform phase at start."""
+
+    duration: float
+    load: Trapezoid
+    phase: float = 0.0
+    dark: bool = False
+
+
+@dataclass(frozen=True)
+class FineStart:
+    """Plant state at the window start (SI, Hz). ``history`` is the load whose waveform the
+    battery's delay line was following (default: the first segment's), at ``history_phase``
+    seconds into it, against the supply ``grid + generators``."""
+
+    grid: float
+    generators: float
+    filter: float
+    energy: float
+    frequency: float = 0.0
+    governor: float = 0.0
+    history: Trapezoid | None = None
+    history_phase: float = 0.0
+
+
 @dataclass
 class FineResult:
     """Time series (SI) and totals of one window.
 
     Attributes:
         t: time (s) from the window start.
-        load, grid, generators, battery: power (W); battery > 0 discharges.
+        load, grid, generators, battery: power (W); battery > 0 discharges; generators is
+            their mechanical power (dispatch + governor response), 0 when dark.
         soc: battery state of charge (fraction of its energy).
-        energy_j: facility energy over the window.
-        battery_peak_w: largest battery power magnitude.
-        battery_throughput_j: ∫|battery power| dt.
-        trip_at: time of the first violation beyond the generators' step acceptance, or None.
-        trip_kind: ``unserved`` or ``overspeed`` when tripped.
+        frequency: bus frequency deviation Δf (Hz).
+        energy_j, battery_peak_w, battery_throughput_j, battery_discharge_j: totals.
+        frequency_low, frequency_high: extremes of Δf (Hz); rocof_max: windowed (Hz/s);
+        excursion_s: time outside the normal band; grid_ramp_violations: excursions counted.
+        trip_at, trip_kind: the first trip (s, reason), or None.
     """
 
     t: np.ndarray
@@ -43,81 +72,169 @@ class FineResult:
     generators: np.ndarray
     battery: np.ndarray
     soc: np.ndarray
-    energy_j: float
-    battery_peak_w: float
-    battery_throughput_j: float
-    trip_at: float | None
-    trip_kind: str | None
+    frequency: np.ndarray
+    energy_j: float = 0.0
+    battery_peak_w: float = 0.0
+    battery_throughput_j: float = 0.0
+    battery_discharge_j: float = 0.0
+    frequency_low: float = 0.0
+    frequency_high: float = 0.0
+    rocof_max: float = 0.0
+    excursion_s: float = 0.0
+    grid_ramp_violations: int = 0
+    trip_at: float | None = None
+    trip_kind: str | None = None
+    final: dict = field(default_factory=dict)
 
 
-def simulate_window(p: PlantParams, segments: Sequence[tuple[float, Trapezoid]],
-                    gen0: float, filt0: float, energy0: float, dt: float = MAX_DT,
-                    stop_at_trip: bool = True, keep_every: int = 1) -> FineResult:
-    """Step the plant through ``segments`` (duration s, facility load) from a given state.
+def simulate_window(p: PlantParams, segments: Sequence[FineSegment], start: FineStart,
+                    dt: float = MAX_DT, stop_at_trip: bool = True, keep_every: int = 1,
+                    protect: bool = True) -> FineResult:
+    """Step the plant through ``segments`` from ``start``.
 
     Args:
-        p: plant parameters.
-        segments: consecutive loads; each starts a new iteration period.
-        gen0, filt0: generator output and setpoint-filter state at the start (W).
-        energy0: battery energy at the start (J).
         dt: step (s), at most 10 ms.
         stop_at_trip: end the window at the first trip.
         keep_every: keep every k-th sample in the returned series (totals use all steps).
+        protect: apply protection (trips); off, the window shows what would have happened.
     """
     if not 0 < dt <= MAX_DT:
         raise ValueError(f"dt must be in (0, {MAX_DT}] s")
+    prot = p.protection
     eta = p.eta
+    has_gens = p.gen_cap > 0
+    has_grid = p.grid_cap > 0
+    freq = p.frequency
     a_filter = 1.0 - math.exp(-dt / p.tau_filter) if p.tau_filter > 0 else 1.0
-    a_batt = 1.0 - math.exp(-dt / p.response_s) if p.response_s > 0 else 1.0
-    step_limit = p.gen_step if p.gen_cap > 0 else 0.0
-    gen, filt, energy = gen0, filt0, energy0
-    batt_out = 0.0
-    series: list[tuple[float, float, float, float, float, float]] = []
-    total_e = peak = through = 0.0
-    trip_at: float | None = None
-    trip_kind: str | None = None
+    grid, gen, filt, energy = start.grid, start.generators, start.filter, start.energy
+    f, y = start.frequency, start.governor
+    # the battery's delay line: commands issued over the last response time
+    n_delay = max(0, round(p.response_s / dt))
+    hist = start.history if start.history is not None else segments[0].load
+    supply0 = grid + gen
+    delay: deque[float] = deque(
+        hist.value(start.history_phase - (n_delay - k) * dt) - supply0 for k in range(n_delay))
+    # protection's memories
+    n_tg = max(1, round(prot.step_window / dt))
+    gens_hist: deque[float] = deque([0.0] * n_tg, maxlen=n_tg)
+    gens_sum = 0.0
+    avg_hist: deque[float] = deque(maxlen=n_tg)
+    n_roc = max(1, round(prot.rocof_window / dt))
+    f_hist: deque[float] = deque([f] * n_roc, maxlen=n_roc)
+    n_grid = max(1, round(p.grid_window / dt))
+    imp_hist: deque[float] = deque(maxlen=n_grid)
+    ramp_allow = p.grid_ramp * p.grid_window * (1 + 1e-9) + 1.0 if math.isfinite(p.grid_ramp) \
+        else math.inf
+    violating = False
+    low_timer = high_timer = deficit_timer = surplus_timer = 0.0
+    res = FineResult(*(np.zeros(0) for _ in range(7)))
+    series: list[tuple[float, ...]] = []
+    lo_f = hi_f = f
     t_abs = 0.0
     k = 0
-    for duration, load in segments:
-        n = max(1, round(duration / dt))
+    merit = p.merit
+    tripped = False
+    for seg in segments:
+        load = seg.load
+        n = max(1, round(seg.duration / dt))
         for i in range(n):
-            tl = i * dt
-            demand = load.value(tl)
-            grid = min(p.grid_cap, demand)
-            net = demand - grid
-            filt += a_filter * (net - filt)
-            if p.gen_cap > 0:
-                soc_term = (p.e_target - energy) / p.tau_soc if p.bat_energy > 0 else 0.0
-                target = min(max(filt + soc_term, p.gen_min), p.gen_cap)
-                move = max(-p.gen_ramp * dt, min(p.gen_ramp * dt, target - gen))
-                gen += move
+            if seg.dark:
+                grid = gen = filt = 0.0
+                f = y = 0.0
+                if k % keep_every == 0:
+                    series.append((t_abs, 0.0, 0.0, 0.0, 0.0,
+                                   energy / p.bat_energy if p.bat_energy > 0 else 0.0, 0.0))
+                k += 1
+                t_abs += dt
+                continue
+            demand = load.value(seg.phase + i * dt)
+            # slow layer: targets from the segment's mean load and the SoC request
+            soc_req = (p.e_target - energy) / p.tau_soc if p.bat_energy > 0 else 0.0
+            grid_t, gen_t = merit.split(load.mean + soc_req)
+            if math.isfinite(p.grid_ramp):
+                grid += max(-p.grid_ramp * dt, min(p.grid_ramp * dt, grid_t - grid))
             else:
-                gen = 0.0
-            want = net - gen
-            avail = max(-p.bat_power, min(p.bat_power, want))
-            if avail > 0 and energy <= p.e_min:
-                avail = 0.0
-            if avail < 0 and energy >= p.e_max:
-                avail = 0.0
-            residual = want - avail
-            if abs(residual) > 1e-6:
-                if abs(residual) > step_limit and trip_at is None:
-                    trip_at, trip_kind = t_abs, ("unserved" if residual > 0 else "overspeed")
-                    if stop_at_trip:
-                        break
-                gen += residual  # within step acceptance the machines pick it up
-            batt_out += a_batt * (avail - batt_out)
-            energy -= (avail / eta if avail > 0 else avail * eta) * dt
-            total_e += demand * dt
-            through += abs(avail) * dt
-            peak = max(peak, abs(avail))
+                grid = grid_t
+            if has_gens:
+                filt += a_filter * (gen_t - filt)
+                gen += max(-p.gen_ramp * dt, min(p.gen_ramp * dt, filt - gen))
+            supply = grid + gen
+            # fast layer: the battery delivers its command late by its response time
+            command = demand - supply
+            delay.append(command)
+            issued = delay.popleft() if len(delay) > n_delay else command
+            pd = p.bat_power if energy > p.e_min else 0.0
+            pc = p.bat_power if energy < p.e_max else 0.0
+            bat = max(-pc, min(pd, issued)) if p.bat_power > 0 else 0.0
+            w = command - bat
+            tie = max(-grid, min(p.grid_cap - grid, w)) if has_grid else 0.0
+            on_gens = w - tie
+            if has_gens and freq is not None:
+                demand_y = (-freq.k * f - y) / freq.tg
+                dy = max(-freq.rate, min(freq.rate, demand_y)) * dt
+                f += (y - on_gens - freq.d * f) / freq.m * dt
+                y = max(-gen, min(p.gen_cap - gen, y + dy))
+            energy -= (bat / eta if bat > 0 else bat * eta) * dt
+            energy = min(max(energy, 0.0), p.bat_energy) if p.bat_energy > 0 else 0.0
+            # books
+            res.energy_j += demand * dt
+            res.battery_throughput_j += abs(bat) * dt
+            if bat > 0:
+                res.battery_discharge_j += bat * dt
+            res.battery_peak_w = max(res.battery_peak_w, abs(bat))
+            lo_f, hi_f = min(lo_f, f), max(hi_f, f)
+            roc = abs(f - f_hist[0]) / prot.rocof_window
+            f_hist.append(f)
+            res.rocof_max = max(res.rocof_max, roc)
+            if f < prot.normal_lo or f > prot.normal_hi:
+                res.excursion_s += dt
+            imp = grid + tie
+            if len(imp_hist) == n_grid:
+                over = abs(imp - imp_hist[0]) > ramp_allow
+                if over and not violating:
+                    res.grid_ramp_violations += 1
+                violating = over
+            imp_hist.append(imp)
+            # protection
+            kind = None
+            gens_sum += on_gens - gens_hist[0]
+            gens_hist.append(on_gens)
+            avg = gens_sum / n_tg
+            if has_gens and len(avg_hist) == n_tg and abs(avg - avg_hist[0]) > prot.block_step:
+                kind = "block_step"
+            avg_hist.append(avg)
+            if has_gens:
+                low_timer = low_timer + dt if f < prot.band_lo else 0.0
+                high_timer = high_timer + dt if f > prot.band_hi else 0.0
+                if kind is None and low_timer >= prot.trip_delay - 1e-12:
+                    kind = "unserved" if y >= p.gen_cap - gen - 1e-3 else "underfrequency"
+                elif kind is None and high_timer >= prot.trip_delay - 1e-12:
+                    kind = "overfrequency"
+                elif kind is None and roc > prot.rocof_limit:
+                    kind = "rocof"
+            else:
+                deficit_timer = deficit_timer + dt if on_gens > 1e3 else 0.0
+                surplus_timer = surplus_timer + dt if on_gens < -1e3 else 0.0
+                if deficit_timer >= prot.trip_delay - 1e-12:
+                    kind = "unserved"
+                elif surplus_timer >= prot.trip_delay - 1e-12:
+                    kind = "grid_tie" if has_grid else "overfrequency"
             if k % keep_every == 0:
-                soc = energy / p.bat_energy if p.bat_energy > 0 else 0.0
-                series.append((t_abs, demand, grid, gen, batt_out, soc))
+                series.append((t_abs, demand, imp, gen + y if has_gens else 0.0, bat,
+                               energy / p.bat_energy if p.bat_energy > 0 else 0.0, f))
             k += 1
             t_abs += dt
-        if trip_at is not None and stop_at_trip:
+            if protect and kind is not None and res.trip_at is None:
+                res.trip_at, res.trip_kind = t_abs, kind
+                if stop_at_trip:
+                    tripped = True
+                    break
+        if tripped:
             break
-    arr = np.array(series) if series else np.zeros((0, 6))
-    return FineResult(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5],
-                      total_e, peak, through, trip_at, trip_kind)
+    arr = np.array(series) if series else np.zeros((0, 7))
+    res.t, res.load, res.grid, res.generators, res.battery, res.soc, res.frequency = \
+        (arr[:, c] for c in range(7))
+    res.frequency_low, res.frequency_high = lo_f, hi_f
+    res.final = {"grid": grid, "generators": gen, "filter": filt, "energy": energy,
+                 "frequency": f, "governor": y}
+    return res

@@ -112,7 +112,8 @@ def gpu_levels(cfg: PowerConfig, gpu: GpuType, watts: GpuWattsConfig | None = No
                floored: bool = True) -> GpuLevels:
     """Levels from ``watts`` (default ``cfg.gpu_watts``), defaulting to the catalog (compute =
     TDP, communication = ½ TDP, checkpoint = 0.35 TDP, restart = 0.2 TDP, waiting = idle =
-    catalog idle), each raised to the power floor."""
+    catalog idle), each raised to the power floor (which holds for every powered GPU, idle
+    ones included: a floor the GPUs never go below)."""
     w = watts if watts is not None else cfg.gpu_watts
     idle = w.idle if w.idle is not None else gpu.idle_w
     floor = cfg.gpu_power_floor * gpu.tdp_w if floored else 0.0
@@ -126,7 +127,7 @@ def gpu_levels(cfg: PowerConfig, gpu: GpuType, watts: GpuWattsConfig | None = No
         checkpoint=lvl(w.checkpoint, max(idle, 0.35 * gpu.tdp_w)),
         restart=lvl(w.restart, max(idle, 0.2 * gpu.tdp_w)),
         waiting=lvl(w.waiting, idle),
-        idle=idle,
+        idle=lvl(idle, idle),
         floor=floor,
     )
 
@@ -160,11 +161,12 @@ class GroupLoad:
                 + (job_nodes + free_nodes) * self.overhead)
         return self.per_gpu(state).scale(job_nodes * self.gpn).shift(base)
 
-    def floor_extra(self, state: str, job_nodes: int) -> float:
-        """Extra IT power (W, mean) the floor costs for the group's job GPUs."""
+    def floor_extra(self, state: str, job_nodes: int, free_nodes: int = 0) -> float:
+        """Extra IT power (W, mean) the floor costs for the group's job and idle GPUs."""
         if self.levels.floor <= 0:
             return 0.0
-        return (self.per_gpu(state).mean - self._shape_of(self.raw, state).mean) * job_nodes * self.gpn
+        job = (self.per_gpu(state).mean - self._shape_of(self.raw, state).mean) * job_nodes
+        return (job + (self.levels.idle - self.raw.idle) * free_nodes) * self.gpn
 
 
 class LoadModel:
@@ -206,10 +208,12 @@ class LoadModel:
         high = sum(p.high for p in parts)
         return Trapezoid(low, high, shape.t_high, shape.t_edge, shape.period).scale(self.cfg.pue)
 
-    def floor_extra(self, state: str, job_nodes: int | list[int]) -> float:
+    def floor_extra(self, state: str, job_nodes: int | list[int],
+                    free_nodes: int | list[int] = 0) -> float:
         """Extra facility power (W, mean) the power floor costs in this state."""
         if state == "outage":
             return 0.0
         held = [job_nodes] if isinstance(job_nodes, int) else job_nodes
-        return self.cfg.pue * sum(g.floor_extra(state, h)
-                                  for g, h in zip(self.groups, held, strict=True))
+        free = [free_nodes] * len(held) if isinstance(free_nodes, int) else free_nodes
+        return self.cfg.pue * sum(g.floor_extra(state, h, f)
+                                  for g, h, f in zip(self.groups, held, free, strict=True))

@@ -1,48 +1,56 @@
-"""Sources, controller and the event-level power solver.
+"""Plant parameters and the event-level power solver, advanced one job segment at a time.
 
-Merit order: the grid takes what it can (stiff, up to its cap); the generators follow a slow
-setpoint - the net demand (after the grid) through a first-order low-pass of time constant
-``controller.time_constant``, plus a term (E_target − E) / ``soc_time_constant`` that pulls
-the battery's state of charge back to its target - limited by their ramp rate and clamped to
-[min_load, capacity]; the battery takes the fast residual within its power and SoC limits.
-What neither can take is a violation: a residual the generators cannot accept as an
-instantaneous step (``max_step``) trips the site - a deficit as unserved power, a surplus as
-generator overspeed. A residual within ``max_step`` is absorbed by the generators (counted as
-generator oscillation exposure when it recurs every iteration).
+A segment is one job state with one facility load (a periodic trapezoid). For each segment:
 
-The event-level solver works segment by segment (a segment = one job state with one load
-shape). Within a segment the generators' trajectory is closed form (ramp-limited chase of the
-exponential setpoint); the iteration swing is handled in periodic steady state through the
-trapezoid's mean excess above/below the generator level (:meth:`Trapezoid.above`), so the
-battery absorbs ±swing around the generators' level and the SoC drifts by the losses. Each
-step between segments is checked against the sources' limits exactly. Cost per segment is a
-fixed number of arithmetic operations: it grows with events, never with simulated time / dt.
+* the slow layer (:mod:`simulator.power.dispatch`) sends the grid import and the generators
+  toward their merit-order targets on closed-form paths; the battery covers the rest, and its
+  energy is integrated exactly along those paths (:mod:`simulator.power.battery`) and, once
+  they have settled, along the SoC feedback loop (:mod:`simulator.power.socloop`);
+* the fast layer (:mod:`simulator.power.bus`) splits the iteration-rate residual between the
+  battery, the tie and the generators' rotors, and gives the frequency: the periodic orbit
+  (Fourier series, or the exact nonlinear orbit) and the transient from the previous state,
+  with protection's verdict.
 
-All quantities SI: s, W, J.
+The cost per segment is a fixed amount of arithmetic plus cached work per distinct load shape:
+it grows with events, never with simulated time / dt. All quantities SI (s, W, J) and Hz.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 
 from simulator.config import PowerConfig
+from simulator.power.arcs import FrequencyParams
+from simulator.power.battery import integrate as battery_integrals
+from simulator.power.battery import rates
+from simulator.power.bus import Bus, BusParams, BusState, SegmentBus
+from simulator.power.dispatch import SETTLED_REL, Merit, Supply, hold, trajectory
 from simulator.power.load import Trapezoid
+from simulator.power.protection import Protection
+from simulator.power.socloop import Loop, settle
 
-_STEADY_W = 1.0  # generator within 1 W of its target counts as settled
+_SOC_TOL_J = 1.0
 
 
 @dataclass(frozen=True)
 class PlantParams:
-    """Resolved plant parameters (W, J, s). ``eta`` is the one-way battery efficiency."""
+    """Resolved plant parameters (W, J, s, Hz). ``eta`` is the one-way battery efficiency;
+    frequencies of the protection are deviations from nominal."""
 
     grid_cap: float
     grid_ramp: float
+    grid_window: float
     gen_cap: float
     gen_ramp: float
     gen_min: float
     gen_step: float
+    inertia: float
+    droop: float
+    governor_time: float
+    governor_ramp: float
+    damping: float
+    f0: float
     bat_power: float
     bat_energy: float
     eta: float
@@ -53,20 +61,32 @@ class PlantParams:
     response_s: float
     tau_filter: float
     tau_soc: float
-    edge_s: float
+    period: float
+    protection: Protection
 
     @staticmethod
-    def from_config(cfg: PowerConfig) -> PlantParams:
-        b, g = cfg.battery, cfg.generators
+    def from_config(cfg: PowerConfig, iteration_s: float) -> PlantParams:
+        b, g, p = cfg.battery, cfg.generators, cfg.protection
+        f0 = cfg.nominal_frequency
         energy = b.count * b.unit_energy
         target = b.soc_target if b.soc_target is not None else b.initial_soc
+        band = p.frequency_band or (f0 * 56.5 / 60.0, f0 * 62.0 / 60.0)
+        normal = p.normal_band or (f0 * 59.5 / 60.0, f0 * 60.5 / 60.0)
         return PlantParams(
             grid_cap=cfg.grid.capacity,
             grid_ramp=cfg.grid.ramp_limit if cfg.grid.ramp_limit is not None else math.inf,
+            grid_window=cfg.grid.ramp_window,
             gen_cap=g.capacity,
             gen_ramp=g.ramp_rate,
             gen_min=g.min_load * g.capacity,
             gen_step=g.max_step * g.capacity,
+            inertia=g.inertia,
+            droop=g.droop,
+            governor_time=g.governor_time,
+            governor_ramp=(g.governor_ramp_rate if g.governor_ramp_rate is not None
+                           else 0.1 * g.capacity),
+            damping=cfg.load_damping,
+            f0=f0,
             bat_power=b.count * b.unit_power,
             bat_energy=energy,
             eta=math.sqrt(b.round_trip_efficiency),
@@ -77,13 +97,35 @@ class PlantParams:
             response_s=b.response_time,
             tau_filter=cfg.controller.time_constant,
             tau_soc=cfg.controller.soc_time_constant,
-            edge_s=cfg.waveform.edge_time,
+            period=iteration_s,
+            protection=Protection(
+                band_lo=band[0] - f0, band_hi=band[1] - f0, trip_delay=p.trip_delay,
+                rocof_limit=p.rocof_limit, rocof_window=p.rocof_window,
+                normal_lo=normal[0] - f0, normal_hi=normal[1] - f0,
+                block_step=g.max_step * g.capacity, step_window=g.governor_time),
         )
+
+    @property
+    def merit(self) -> Merit:
+        return Merit(self.grid_cap, self.gen_min, self.gen_cap)
+
+    @property
+    def frequency(self) -> FrequencyParams | None:
+        if self.gen_cap <= 0:
+            return None
+        return FrequencyParams.of(self.gen_cap, self.inertia, self.droop, self.governor_time,
+                                  self.governor_ramp, self.f0, self.damping)
+
+    @property
+    def bus(self) -> BusParams:
+        return BusParams(period=self.period, grid_cap=self.grid_cap, bat_power=self.bat_power,
+                         delay=self.response_s, gen_cap=self.gen_cap, gen_min=self.gen_min,
+                         freq=self.frequency, prot=self.protection, grid_window=self.grid_window)
 
 
 @dataclass
 class PowerMetrics:
-    """Power outcomes of one replication (SI units; converted for reports)."""
+    """Power outcomes of one replication (SI units and Hz; converted for reports)."""
 
     energy_j: float = 0.0
     peak_facility_w: float = 0.0
@@ -91,460 +133,309 @@ class PowerMetrics:
     battery_throughput_j: float = 0.0
     battery_discharge_j: float = 0.0
     unserved_j: float = 0.0
-    trips: int = 0
-    unserved_trips: int = 0
-    overspeed_trips: int = 0
+    trips_by_reason: dict[str, int] = field(default_factory=dict)
     grid_ramp_violations: int = 0
     generator_oscillation_s: float = 0.0
     floor_energy_j: float = 0.0
     soc_limit_s: float = 0.0
+    frequency_low_hz: float = 0.0
+    frequency_high_hz: float = 0.0
+    rocof_max_hz_s: float = 0.0
+    excursion_s: float = 0.0
+    oscillation_hz: float = 0.0
 
-
-@dataclass(frozen=True)
-class Trajectory:
-    """Generator output over a segment: a ramp at ``slope`` W/s until ``t_meet``, then the
-    exponential setpoint S + (F0 − S)·e^{−t/τ} (or S when τ = 0)."""
-
-    g0: float
-    slope: float
-    t_meet: float
-    s: float
-    f0: float
-    tau: float
-
-    def at(self, t: float) -> float:
-        if t < self.t_meet:
-            return self.g0 + self.slope * t
-        if self.tau <= 0:
-            return self.s
-        return self.s + (self.f0 - self.s) * math.exp(-t / self.tau)
-
-    def settle_time(self) -> float:
-        """Time after which the output is within ``_STEADY_W`` of the target."""
-        if self.tau <= 0:
-            return self.t_meet
-        gap = abs(self.f0 - self.s)
-        if gap <= _STEADY_W:
-            return self.t_meet
-        return max(self.t_meet, self.tau * math.log(gap / _STEADY_W)) if gap > _STEADY_W else self.t_meet
-
-
-def trajectory(g0: float, f0: float, s: float, ramp: float, tau: float) -> Trajectory:
-    """Closed-form generator path from output g0 and filter state f0 toward target s."""
-    if tau <= 0:
-        gap = s - g0
-        return Trajectory(g0, math.copysign(ramp, gap), abs(gap) / ramp, s, s, 0.0)
-    if abs(g0 - f0) <= _STEADY_W and abs(s - f0) / tau <= ramp:
-        if abs(s - f0) <= _STEADY_W:
-            return Trajectory(s, 0.0, 0.0, s, s, 0.0)  # settled
-        return Trajectory(g0, 0.0, 0.0, s, f0, tau)  # the generators can follow the filter
-
-    direction = math.copysign(1.0, (f0 - g0) if abs(f0 - g0) > _STEADY_W else (s - f0))
-    slope = direction * ramp
-    gap0 = f0 - s
-    exp = math.exp
-    # the filter is "ahead" of the generators while direction·(F(t) − G(t)) > 0; find where
-    # that ends by safeguarded Newton on [lo, hi], to 1 ms or 1 W
-    hi = abs(s - g0) / ramp + 5 * tau + 1.0
-    if direction * (s + gap0 * exp(-hi / tau) - g0 - slope * hi) > 0:
-        return Trajectory(g0, slope, abs(s - g0) / ramp, s, s, 0.0)  # round-off guard
-    lo, t = 0.0, min(hi, abs(s - g0) / ramp)
-    for _ in range(60):
-        e = exp(-t / tau)
-        value = direction * (s + gap0 * e - g0 - slope * t)
-        if abs(value) < _STEADY_W:
-            hi = t
-            break
-        if value > 0:
-            lo = t
-        else:
-            hi = t
-        if hi - lo <= 1e-3:
-            break
-        slope_t = direction * (-gap0 / tau * e - slope)
-        step = t - value / slope_t if slope_t != 0 else -1.0
-        t = step if lo < step < hi else 0.5 * (lo + hi)
-    # after meeting, the generators follow the filter, which never stopped decaying from f0
-    return Trajectory(g0, slope, hi, s, f0, tau)
+    @property
+    def trips(self) -> int:
+        return sum(self.trips_by_reason.values())
 
 
 class EventSolver:
-    """The event-level power solver, advanced one job segment at a time.
+    """The event-level power solver.
 
-    Call :meth:`begin` when a segment starts (it returns the time until a predicted trip, if
-    any, within ``max_duration``) and :meth:`end` when it ends (it books the segment).
+    Call :meth:`start` once with the plant at rest, then :meth:`begin` when a segment starts
+    (it returns the time until a predicted trip or battery limit within ``max_duration``, if
+    any) and :meth:`end` when it ends (it books the segment).
     """
 
     def __init__(self, params: PlantParams):
         self.p = params
+        self.merit = params.merit
+        self.bus = Bus(params.bus)
         self.metrics = PowerMetrics()
-        self.energy_stored = params.e_initial  # J in the battery
-        self.gen = 0.0  # generator output (W)
-        self.filt = 0.0  # setpoint filter state (W)
-        self._started = False
+        self.energy_stored = params.e_initial  # J
+        self.gen = self.filt = self.grid = 0.0  # generator output, its filter, import (W)
         self._t0 = 0.0
         self._load = Trapezoid.constant(0.0)
-        self._net = Trapezoid.constant(0.0)
-        self._traj = Trajectory(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         self._floor_w = 0.0
-        self._oscillating = False
-        self._grid_mean = 0.0
+        self._supply = Supply(hold(0.0), hold(0.0))
+        self._seg: SegmentBus | None = None
+        self._state: BusState | None = None
+        self._dark = True
+        self._ramp_violating = False
+        self._grid_history: list[tuple[float, float]] = [(-math.inf, 0.0)]
+        self._limit_at: float | None = None
+        self._last_tie = (0.0, 0.0)
+
+    # -- dispatch -----------------------------------------------------------------------------
+    def soc_request(self, stored_j: float) -> float:
+        p = self.p
+        return (p.e_target - stored_j) / p.tau_soc if p.bat_energy > 0 else 0.0
+
+    def targets(self, load_mean: float, stored_j: float) -> tuple[float, float]:
+        """(grid import, generator dispatch) the plant settles to (W)."""
+        return self.merit.split(load_mean + self.soc_request(stored_j))
+
+    def start(self, t: float, rest: Trapezoid) -> None:
+        """The plant at rest at time t under the ``rest`` load, everything settled."""
+        self._resync(t, rest)
+
+    def _resync(self, t: float, rest: Trapezoid) -> None:
+        grid, gens = self.targets(rest.mean, self.energy_stored)
+        self.grid, self.gen, self.filt = grid, gens, gens
+        self._grid_history = [(t, grid)]
+        avail = self._availability()
+        seg = self.bus.segment(rest, 0.0, grid, gens, *avail, None, 0.0)
+        self._state = seg.leave(0.0)
         self._dark = False
 
-    # -- helpers ----------------------------------------------------------------------------
-    def net_of(self, load: Trapezoid) -> Trapezoid:
-        """Demand left for generators and battery after the grid (stiff, capped)."""
-        cap = self.p.grid_cap
-        if cap <= 0:
-            return load
-        return load.clip_below(cap).shift(-cap)
-
-    def target(self, net_mean: float, stored_j: float) -> float:
-        """Generator setpoint for a settled net demand and battery energy (W)."""
+    def _availability(self) -> tuple[float, float]:
         p = self.p
-        if p.gen_cap <= 0:
-            return 0.0
-        s = net_mean + ((p.e_target - stored_j) / p.tau_soc if p.bat_energy > 0 else 0.0)
-        return min(max(s, p.gen_min), p.gen_cap)
+        pd = p.bat_power if self.energy_stored > p.e_min + _SOC_TOL_J else 0.0
+        pc = p.bat_power if self.energy_stored < p.e_max - _SOC_TOL_J else 0.0
+        return pd, pc
 
-    def _rates(self, g: float) -> tuple[float, float]:
-        """(discharge, charge) mean battery power at generator level g (W), power-limited."""
-        net, pb = self._net, self.p.bat_power
-        if pb <= 0:
-            return 0.0, 0.0
-        dis = net.above(g) - net.above(g + pb)
-        chg = net.below(g) - net.below(g - pb)
-        return dis, chg
+    def _paths(self, load: Trapezoid, horizon: float) -> Supply:
+        p = self.p
+        tol = max(1.0, SETTLED_REL * (p.gen_cap + p.grid_cap))
+        grid_t, gen_t = self.targets(load.mean, self.energy_stored)
+        grid = trajectory(self.grid, self.grid, grid_t, p.grid_ramp, 0.0, tol)
+        gens = trajectory(self.gen, self.filt, gen_t, p.gen_ramp, p.tau_filter, tol) \
+            if p.gen_cap > 0 else hold(0.0)
+        supply = Supply(grid, gens)
+        if p.bat_energy > 0 and supply.settle_time() > 0:
+            # corrector: the SoC request sees the charge the battery moves during the transit
+            settle_s = min(supply.settle_time(), horizon)
+            if settle_s > 0:
+                # cheap estimate: the mean battery power L̄ − S, losses by direction
+                out = load.mean * settle_s - supply.integral(settle_s)
+                moved = -out / p.eta if out > 0 else -out * p.eta
+                grid_t, gen_t = self.targets(load.mean, self.energy_stored + moved)
+                grid = trajectory(self.grid, self.grid, grid_t, p.grid_ramp, 0.0, tol)
+                gens = trajectory(self.gen, self.filt, gen_t, p.gen_ramp, p.tau_filter, tol) \
+                    if p.gen_cap > 0 else hold(0.0)
+                supply = Supply(grid, gens)
+        return supply
 
-    def _integrate(self, t1: float) -> tuple[float, float, float]:
-        """∫ over [0, t1] of (discharge, charge, dE/dt) along the generator trajectory."""
-        traj = self._traj
-        eta = self.p.eta
-        settle = min(traj.settle_time(), t1)
-        dis_sum = chg_sum = 0.0
-        if settle > 0:
-            for ta, tb in self._pieces(settle):
-                d, c = self._piece(ta, tb)
-                dis_sum += d
-                chg_sum += c
-        if t1 > settle:
-            d, c = self._rates(traj.s)
-            dis_sum += d * (t1 - settle)
-            chg_sum += c * (t1 - settle)
-        return dis_sum, chg_sum, chg_sum * eta - dis_sum / eta
-
-    def _kinks(self) -> tuple[float, ...]:
-        """Generator levels where the battery-rate functions change formula."""
-        net, pb = self._net, self.p.bat_power
-        if net.is_constant:
-            return (net.low, net.low - pb, net.low + pb)
-        return (net.low, net.high, net.low - pb, net.high - pb, net.low + pb, net.high + pb)
-
-    def _pieces(self, t1: float) -> list[tuple[float, float]]:
-        """[0, t1] cut at the end of the ramp and wherever the generators cross a kink, so that
-        on each piece the battery rates are one quadratic in G."""
-        traj = self._traj
-        cuts = {0.0, t1}
-        t_r = min(traj.t_meet, t1)
-        cuts.add(t_r)
-        g0 = traj.g0
-        a = traj.f0 - traj.s
-        for k in self._kinks():
-            if t_r > 0 and traj.slope != 0:
-                t = (k - g0) / traj.slope
-                if 0 < t < t_r:
-                    cuts.add(t)
-            if t1 > t_r and traj.tau > 0 and a != 0:
-                ratio = (k - traj.s) / a
-                if 0 < ratio < 1:
-                    t = -traj.tau * math.log(ratio)
-                    if t_r < t < t1:
-                        cuts.add(t)
-        edges = sorted(cuts)
-        return [(x, y) for x, y in itertools.pairwise(edges) if y > x]
-
-    def _piece(self, ta: float, tb: float) -> tuple[float, float]:
-        """∫ over [ta, tb] of (discharge, charge) where no kink is crossed: the rates are one
-        quadratic in G, and ∫G dt, ∫G² dt along a ramp or an exponential are elementary."""
-        traj = self._traj
-        g_a, g_b = traj.at(ta), traj.at(tb)
-        lo, hi = min(g_a, g_b), max(g_a, g_b)
-        mid = 0.5 * (lo + hi)
-        span = tb - ta
-        # moments of x = G − mid over the piece: m0 = ∫1, m1 = ∫x, m2 = ∫x²
-        if tb <= traj.t_meet:  # on the ramp
-            x0, k = g_a - mid, traj.slope
-            m1 = x0 * span + k * span**2 / 2
-            m2 = x0**2 * span + x0 * k * span**2 + k**2 * span**3 / 3
-        elif traj.tau > 0:
-            a = traj.f0 - traj.s
-            e1 = traj.tau * (math.exp(-ta / traj.tau) - math.exp(-tb / traj.tau))
-            e2 = traj.tau / 2 * (math.exp(-2 * ta / traj.tau) - math.exp(-2 * tb / traj.tau))
-            c = traj.s - mid
-            m1 = c * span + a * e1
-            m2 = c * c * span + 2 * c * a * e1 + a * a * e2
-        else:
-            c = traj.s - mid
-            m1, m2 = c * span, c * c * span
-        half = 0.5 * (hi - lo)
-        net = self._net
-        if net.is_constant:
-            # constant demand: the battery takes N − G, clipped to its power (linear in G)
-            pb, gap = self.p.bat_power, net.low - mid
-            if pb <= 0:
-                return 0.0, 0.0
-            if gap >= pb:
-                return pb * span, 0.0
-            if gap >= 0:
-                return gap * span - m1, 0.0
-            if gap > -pb:
-                return 0.0, m1 - gap * span
-            return 0.0, pb * span
-        d0, c0 = self._rates(mid)
-        if half <= 1e-6:
-            return d0 * span, c0 * span
-        dl, cl = self._rates(lo)
-        dh, ch = self._rates(hi)
-        # quadratic through (−h, y_l), (0, y_0), (h, y_h): y = y0 + b·x + q·x²
-        inv = 1.0 / (2 * half)
-        dis = d0 * span + (dh - dl) * inv * m1 + (dh - 2 * d0 + dl) * inv / half * m2
-        chg = c0 * span + (ch - cl) * inv * m1 + (ch - 2 * c0 + cl) * inv / half * m2
-        return dis, chg
-
-    def _transient_energy(self, t1: float) -> float:
-        """Cheap estimate of the battery energy change over [0, t1] (J) for the SoC-term
-        corrector: mean battery power N̄ − G without clipping, losses by direction."""
-        traj, net = self._traj, self._net
-        t_r = min(traj.t_meet, t1)
-        integral_g = traj.g0 * t_r + traj.slope * t_r * t_r / 2
-        if t1 > t_r:
-            integral_g += traj.s * (t1 - t_r)
-            if traj.tau > 0:
-                integral_g += (traj.f0 - traj.s) * traj.tau * (
-                    math.exp(-t_r / traj.tau) - math.exp(-t1 / traj.tau))
-        out = net.mean * t1 - integral_g  # energy the battery delivers
-        return -out / self.p.eta if out > 0 else -out * self.p.eta
-
-    # -- segments ---------------------------------------------------------------------------
+    # -- segments -----------------------------------------------------------------------------
     def begin(self, t: float, load: Trapezoid, floor_extra_w: float = 0.0,
-              max_duration: float = math.inf, resync: bool = False) -> tuple[float, str] | None:
-        """Start a segment at ``t`` with facility ``load``.
+              max_duration: float = math.inf, phase: float = 0.0,
+              rest: Trapezoid | None = None) -> tuple[float, str] | None:
+        """Start a segment at ``t`` with facility ``load`` whose waveform starts at ``phase``.
 
         Args:
-            resync: the site restarts from dark: the plant is synchronised to this load
-                (no step check), as after an outage.
+            rest: after a dark spell, the load the plant is restored to before this segment
+                (all healthy nodes idle); the step from it to ``load`` is checked.
 
         Returns:
-            ``(seconds until trip, kind)`` with kind ``unserved`` or ``overspeed`` if the
-            sources cannot carry this segment within ``max_duration``; else None.
+            ``(seconds until the event, kind)``: a trip reason (see
+            :data:`simulator.power.protection.REASONS`), or ``battery_limit`` when the battery
+            reaches an SoC limit (re-begin the segment then); else None.
         """
-        p = self.p
-        prev_grid = self._grid_mean
+        if self._dark:
+            self._resync(t, rest if rest is not None else Trapezoid.constant(0.0))
         self._t0 = t
-        self._dark = False
         self._load = load
         self._floor_w = floor_extra_w
-        net = self.net_of(load)
-        self._net = net
-        self._grid_mean = load.mean - net.mean
         self.metrics.peak_facility_w = max(self.metrics.peak_facility_w, load.high)
-        s = self.target(net.mean, self.energy_stored)
-        if resync or not self._started:
-            self.gen = self.filt = s
-            self._started = True
-        elif abs(self._grid_mean - prev_grid) > p.grid_ramp * max(p.edge_s, 1e-3):
+        self._supply = self._paths(load, max_duration)
+        seg = self.bus.segment(load, phase, self.grid, self.gen, *self._availability(),
+                               self._state, max_duration, self._supply)
+        self._seg = seg
+        self._check_grid_ramp(t, seg)
+        event = seg.trip
+        limit = self._limit_time(max_duration)
+        self._limit_at = limit
+        if limit is not None and (event is None or limit < event[0]):
+            event = (limit, "battery_limit")
+        return event
+
+    def _check_grid_ramp(self, t: float, seg: SegmentBus) -> None:
+        """Count an excursion when the import changes more than ramp_limit × window over a
+        window (the dispatch never does: only what the tie takes that the battery could not)."""
+        p = self.p
+        if not math.isfinite(p.grid_ramp) or p.grid_cap <= 0:
+            return
+        allow = p.grid_ramp * p.grid_window * (1 + 1e-9) + 1.0
+        tie = seg.r.tie
+        periodic = seg.r.tie_rise(p.grid_window)
+        past = self._grid_at(t - p.grid_window)
+        prev = self._state
+        before = (0.0, 0.0) if prev is None else self._last_tie
+        now_lo, now_hi = self.grid + tie.low, self.grid + tie.high
+        jump = max(abs(now_hi - (past + before[0])), abs(now_lo - (past + before[1])))
+        if (jump > allow or periodic > allow) and not self._ramp_violating:
             self.metrics.grid_ramp_violations += 1
-        if not load.is_constant and p.grid_cap > load.low and p.grid_ramp < math.inf:
-            swing = min(load.high, p.grid_cap) - load.low
-            if swing / max(load.t_edge, 1e-3) > p.grid_ramp:
-                self.metrics.grid_ramp_violations += 1
-        trip = self._step_check(net)
-        self._traj = trajectory(self.gen, self.filt, s, p.gen_ramp, p.tau_filter)
-        if p.bat_energy > 0 and p.gen_cap > 0 and self._traj.t_meet + self._traj.tau > 0:
-            # corrector: the SoC term sees the charge the battery takes during the transient
-            settle = min(self._traj.settle_time(), max_duration)
-            s = self.target(net.mean, self.energy_stored + self._transient_energy(settle))
-            self._traj = trajectory(self.gen, self.filt, s, p.gen_ramp, p.tau_filter)
-        self._oscillating = False
-        if trip is not None:
-            return 0.0, trip
-        return self._later_trip(net, max_duration)
+        self._ramp_violating = periodic > allow
+        self._last_tie = (tie.low, tie.high)  # until the segment ends
+
+    def _grid_at(self, t: float) -> float:
+        """The dispatched import at an earlier time t (piecewise linear history)."""
+        hist = self._grid_history
+        for (ta, ga), (tb, gb) in zip(reversed(hist[:-1]), reversed(hist[1:]), strict=False):
+            if ta <= t <= tb:
+                return ga + (gb - ga) * (t - ta) / (tb - ta) if tb > ta else gb
+        return hist[0][1] if t < hist[0][0] else hist[-1][1]
+
+    def _limit_time(self, horizon: float) -> float | None:
+        """When the battery reaches an SoC limit within ``horizon`` (s), if it does."""
+        p = self.p
+        if p.bat_energy <= 0 or not math.isfinite(horizon):
+            return None
+        worst = p.bat_power * horizon
+        e = self.energy_stored
+        if e - worst / p.eta >= p.e_min and e + worst * p.eta <= p.e_max:
+            return None
+        _, _, _, limit_at, _ = self._battery(horizon)
+        # a limit the battery already sits at is in the availability of this segment already
+        return limit_at if limit_at is not None and limit_at > 1e-6 else None
+
+    def _battery(self, dt: float) -> tuple[float, float, float, float | None, float]:
+        """Battery over [0, dt]: (energy at dt, ∫discharge, ∫charge, time a limit was first
+        reached or None, time held at a limit)."""
+        p, load, supply = self.p, self._load, self._supply
+        e0 = self.energy_stored
+        t_s = min(supply.settle_time(), dt)
+        dis, chg = battery_integrals(load, p.bat_power, supply, t_s)
+        e1 = e0 + p.eta * chg - dis / p.eta
+        limit_at: float | None = None
+        held = 0.0
+        if e1 < p.e_min or e1 > p.e_max:
+            bound = p.e_min if e1 < p.e_min else p.e_max
+            frac = (bound - e0) / (e1 - e0) if e1 != e0 else 0.0
+            limit_at = t_s * min(max(frac, 0.0), 1.0)
+            held = dt - limit_at
+            return bound, dis * frac, chg * frac, limit_at, held
+        if dt > t_s:
+            lo, hi = self.merit.supply_range
+            loop = Loop(load, p.bat_power, p.eta, p.e_target, p.tau_soc, lo, hi, p.e_min, p.e_max)
+            res = settle(loop, e1, dt - t_s)
+            e1 = res.energy_j
+            dis += res.discharge_j
+            chg += res.charge_j
+            if res.limit_at_s is not None:
+                limit_at = t_s + res.limit_at_s
+            held = res.at_limit_s
+        return e1, dis, chg, limit_at, held
 
     def begin_dark(self, t: float) -> None:
-        """Start a segment with the site dark after a trip: no load, sources idle, the battery
-        holds its charge. The next :meth:`begin` should resynchronise."""
+        """The site is dark after a trip: no load, no sources; the battery holds its charge.
+        The next :meth:`begin` restores the plant to rest first."""
         self._t0 = t
         self._dark = True
+        self._seg = None
         self._load = Trapezoid.constant(0.0)
-        self._grid_mean = 0.0
-
-    def _step_check(self, net: Trapezoid) -> str | None:
-        """Check the instantaneous step at the segment start; absorb small residuals."""
-        p = self.p
-        limit = p.gen_step if p.gen_cap > 0 else 0.0
-        short = net.high - self.gen - p.bat_power  # deficit the battery cannot cover
-        if short > 1e-6:
-            if short > limit:
-                return "unserved"
-            if net.is_constant:  # the generators pick the step up
-                self.gen += short
-                self.filt = max(self.filt, self.gen)
-        excess = self.gen - net.low - p.bat_power  # surplus the battery cannot absorb
-        if excess > 1e-6:
-            if excess > limit:
-                return "overspeed"
-            if net.is_constant:
-                self.gen -= excess
-                self.filt = min(self.filt, self.gen)
-        return None
-
-    def _later_trip(self, net: Trapezoid, horizon: float) -> tuple[float, str] | None:
-        """Trips later in the segment: settled generators vs the swing, or SoC exhaustion."""
-        p = self.p
-        limit = p.gen_step if p.gen_cap > 0 else 0.0
-        traj = self._traj
-        # the swing around the settled generator level, once the transient is over
-        g_end = traj.s
-        short = net.high - g_end - p.bat_power
-        excess = g_end - net.low - p.bat_power
-        if short > limit or excess > limit:
-            kind = "unserved" if short > limit else "overspeed"
-            # the level at which the residual crosses the limit, reached on the way to g_end
-            if kind == "unserved":
-                bound = net.high - p.bat_power - limit
-            else:
-                bound = net.low + p.bat_power + limit
-            return _crossing(traj, bound, horizon), kind
-        self._oscillating = (short > 1e-6 or excess > 1e-6) and not net.is_constant
-        if p.bat_energy <= 0:
-            return None
-        # state of charge: does the battery run empty (or full) before the segment ends?
-        # (skip the integral when even full power for the whole segment cannot get there)
-        worst = p.bat_power * horizon
-        if (self.energy_stored - worst / p.eta >= p.e_min
-                and self.energy_stored + worst * p.eta <= p.e_max):
-            return None
-        settle = traj.settle_time()
-        probe = min(horizon, settle) if math.isfinite(horizon) else settle
-        _, _, de = self._integrate(probe)
-        e_probe = self.energy_stored + de
-        if e_probe < p.e_min or e_probe > p.e_max:
-            bound = p.e_min if e_probe < p.e_min else p.e_max
-            frac = (bound - self.energy_stored) / de if de else 0.0
-            return self._soc_trip(probe * min(max(frac, 0.0), 1.0), bound == p.e_min, limit)
-        if horizon > probe:
-            d, c = self._rates(traj.s)
-            rate = c * p.eta - d / p.eta
-            if rate < 0 and e_probe + rate * (horizon - probe) < p.e_min:
-                return self._soc_trip(probe + (p.e_min - e_probe) / rate, True, limit)
-            if rate > 0 and e_probe + rate * (horizon - probe) > p.e_max:
-                return self._soc_trip(probe + (p.e_max - e_probe) / rate, False, limit)
-        return None
-
-    def _soc_trip(self, at: float, empty: bool, limit: float) -> tuple[float, str] | None:
-        """At an SoC limit the battery stops absorbing one direction: trip if the generators
-        cannot take that swing as a step."""
-        g = self._traj.at(at)
-        need = (self._net.high - g) if empty else (g - self._net.low)
-        if need > limit:
-            return at, ("unserved" if empty else "overspeed")
-        return None
+        self.gen = self.filt = self.grid = 0.0
+        self._state = None
 
     def end(self, t: float) -> None:
         """Book the segment that began at the last :meth:`begin`, up to ``t``."""
         p, m = self.p, self.metrics
         dt = t - self._t0
-        if dt <= 0:
-            return
-        if self._dark:
+        if dt <= 0 or self._dark or self._seg is None:
             self._t0 = t
             return
-        load = self._load
+        load, supply, seg = self._load, self._supply, self._seg
         m.energy_j += load.mean * dt
         m.floor_energy_j += self._floor_w * dt
-        traj = self._traj
-        if self._oscillating:
+        if seg.r.clipped and not load.is_constant:
             m.generator_oscillation_s += dt
+        s0 = supply.at(0.0)
         if p.bat_power > 0:
-            dis, chg, de = self._integrate(dt)
+            e, dis, chg, _, held = self._battery(dt)
             m.battery_throughput_j += dis + chg
             m.battery_discharge_j += dis
-            e = self.energy_stored + de
-            if e < p.e_min or e > p.e_max:
-                # clamp: the battery sat at its limit for the part of the segment it could not
-                # absorb (the generators took it; a trip, if any, was scheduled by begin())
-                excess = (p.e_min - e) if e < p.e_min else (e - p.e_max)
-                rate = abs(de) / dt if de else 1.0
-                m.soc_limit_s += min(dt, excess / rate)
-                e = min(max(e, p.e_min), p.e_max)
+            m.soc_limit_s += held
             self.energy_stored = e
-            g0, g1 = traj.at(0.0), traj.at(dt)
-            net = self._net
-            peak = max(net.high - min(g0, g1), max(g0, g1) - net.low, 0.0)
+            s1 = supply.at(min(dt, supply.settle_time()))
+            peak = max(load.high - min(s0, s1), max(s0, s1) - load.low, 0.0)
             m.battery_peak_w = max(m.battery_peak_w, min(peak, p.bat_power))
-        self.gen = traj.at(dt)
-        # the filter moves on its own, whether or not the generators have caught up with it
-        self.filt = traj.s + (traj.f0 - traj.s) * math.exp(-dt / traj.tau) if traj.tau > 0 else traj.s
+        self._advance_dispatch(dt)
+        # frequency
+        lo, hi, exc, roc = seg.metrics(dt, m.rocof_max_hz_s)
+        m.frequency_low_hz = min(m.frequency_low_hz, lo)
+        m.frequency_high_hz = max(m.frequency_high_hz, hi)
+        m.rocof_max_hz_s = max(m.rocof_max_hz_s, roc)
+        m.excursion_s += exc
+        if dt > seg.settled_at and len(seg.orbit.f) > 1:
+            m.oscillation_hz = max(m.oscillation_hz, seg.orbit.amplitude)
+        self._state = seg.leave(dt, self.grid + self.gen)
+        self._last_tie = self._tie_range(load, seg)
         self._t0 = t
 
-    def trip(self, t: float, kind: str, outage_s: float) -> None:
+    def _tie_range(self, load: Trapezoid, seg: SegmentBus) -> tuple[float, float]:
+        """The tie's fast share (lowest, highest, W) as the segment ends: for a constant load
+        it moved with the dispatch; for a swing it is the segment's residual's."""
+        p = self.p
+        if not load.is_constant or p.grid_cap <= 0:
+            return seg.r.tie.low, seg.r.tie.high
+        pd, pc = self._availability()
+        c = load.low - self.grid - self.gen
+        w = c - (min(max(c, -pc), pd) if p.bat_power > 0 else 0.0)
+        tie = min(max(w, -self.grid), p.grid_cap - self.grid)
+        return tie, tie
+
+    def _advance_dispatch(self, dt: float) -> None:
+        """The grid and generator paths at dt (settled paths follow the SoC request)."""
+        p, supply = self.p, self._supply
+        self._grid_history.append((self._t0 + dt, supply.grid.at(dt)))
+        cutoff = self._t0 + dt - 2 * p.grid_window
+        while len(self._grid_history) > 2 and self._grid_history[1][0] < cutoff:
+            self._grid_history.pop(0)
+        if dt > supply.settle_time():
+            grid, gens = self.targets(self._load.mean, self.energy_stored)
+            self.grid, self.gen, self.filt = grid, gens, gens
+            self._grid_history[-1] = (self._t0 + dt, grid)
+            return
+        traj = supply.gens
+        self.grid = supply.grid.at(dt)
+        self.gen = traj.at(dt)
+        # the filter moves on its own, whether or not the output has caught up with it
+        self.filt = traj.s + (traj.f0 - traj.s) * math.exp(-dt / traj.tau) if traj.tau > 0 \
+            else traj.s
+
+    def trip(self, t: float, reason: str, outage_s: float) -> None:
         """Record a trip at ``t``: the site goes dark for ``outage_s``."""
         m = self.metrics
-        m.trips += 1
-        if kind == "unserved":
-            m.unserved_trips += 1
-        else:
-            m.overspeed_trips += 1
+        m.trips_by_reason[reason] = m.trips_by_reason.get(reason, 0) + 1
         # energy not served: what the site was drawing, for as long as it stays dark
         m.unserved_j += self._load.mean * outage_s
 
+    @property
+    def bus_state(self) -> BusState | None:
+        """The bus state the last segment left (None while dark)."""
+        return self._state
 
-def soc_neutral_level(net: Trapezoid, eta: float) -> float:
-    """Generator level (W) at which a battery absorbing the swing neither gains nor loses
-    charge: η·E[(G − N)⁺] = E[(N − G)⁺] / η, with η the one-way efficiency."""
-    lo, hi = net.low, net.high
-    if net.is_constant:
-        return lo
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        if eta * net.below(mid) - net.above(mid) / eta < 0:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
-
-
-def _crossing(traj: Trajectory, level: float, horizon: float) -> float:
-    """First time the trajectory reaches ``level`` (0 if already beyond it at the start)."""
-    g0, g_end = traj.at(0.0), traj.s
-    if (level - g0) * (level - g_end) > 0 and abs(level - g_end) > abs(level - g0):
-        return 0.0  # moving away from the level: it is violated from the start
-    lo, hi = 0.0, max(traj.settle_time(), traj.t_meet) + 1.0
-    if horizon < hi:
-        hi = horizon
-    if (traj.at(hi) - level) * (g0 - level) > 0:
-        return hi  # reaches the limit only as it settles
-    for _ in range(48):
-        mid = 0.5 * (lo + hi)
-        if (traj.at(mid) - level) * (g0 - level) > 0:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+    @property
+    def battery_rates(self) -> tuple[float, float]:
+        """(discharge, charge) mean power (W) at the current supply level (for probes)."""
+        return rates(self._load, self.grid + self.gen, self.p.bat_power)
 
 
 #: columns of a segment-log row
 SEGMENT_COLUMNS = ("time_s", "state", "low_w", "high_w", "t_high_s", "t_edge_s", "period_s",
-                   "generator_w", "filter_w", "battery_j", "grid_w")
+                   "phase_s", "generator_w", "filter_w", "grid_w", "battery_j", "frequency_hz",
+                   "governor_w")
 
 
 @dataclass
 class SegmentLog:
-    """Probe: each segment's load and the plant's state as it starts (plots, cross-checks)."""
+    """Probe: each segment's load and the plant's state as it starts (plots, cross-checks).
+    A dark segment logs no generation and no import."""
 
     rows: list[tuple] = field(default_factory=list)
 
-    def add(self, t: float, state: str, load: Trapezoid, solver: EventSolver) -> None:
-        grid = load.mean - solver.net_of(load).mean
+    def add(self, t: float, state: str, load: Trapezoid, phase: float, solver: EventSolver) -> None:
+        st = solver.bus_state
         self.rows.append((t, state, load.low, load.high, load.t_high, load.t_edge, load.period,
-                          solver.gen, solver.filt, solver.energy_stored, grid))
+                          phase, solver.gen, solver.filt, solver.grid, solver.energy_stored,
+                          st.f if st is not None else 0.0, st.y if st is not None else 0.0))

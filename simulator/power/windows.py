@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from simulator.power.finestep import FineResult, simulate_window
+from simulator.power.finestep import FineResult, FineSegment, FineStart, simulate_window
 from simulator.power.load import Trapezoid
 from simulator.power.plant import PlantParams
+
+# columns of a segment-log row (see simulator.power.plant.SEGMENT_COLUMNS)
+T, STATE, LOW, HIGH, T_HIGH, T_EDGE, PERIOD, PHASE, GEN, FILT, GRID, ENERGY, FREQ, GOV = range(14)
 
 
 @dataclass(frozen=True)
@@ -23,22 +26,22 @@ class Window:
 
 
 def _load(row: tuple) -> Trapezoid:
-    return Trapezoid(row[2], row[3], row[4], row[5], row[6])
+    return Trapezoid(row[LOW], row[HIGH], row[T_HIGH], row[T_EDGE], row[PERIOD])
 
 
 def pick_windows(rows: Sequence[tuple], end_s: float) -> list[tuple[str, float, float]]:
     """(label, start, end) of the first failure, checkpoint and restart in a segment log."""
     out: list[tuple[str, float, float]] = []
-    starts = [r[0] for r in rows[1:]] + [end_s]
+    starts = [r[T] for r in rows[1:]] + [end_s]
     found: set[str] = set()
     for k, row in enumerate(rows[:-1]):
-        state, nxt, t_end = row[1], rows[k + 1][1], starts[k]
+        state, nxt, t_end = row[STATE], rows[k + 1][STATE], starts[k]
         if "failure" not in found and state == "compute" and nxt in ("restart", "waiting", "outage") \
-                and t_end - row[0] > 1.0:
+                and t_end - row[T] > 1.0:
             out.append(("failure", t_end - 60.0, t_end + 180.0))
             found.add("failure")
         if "checkpoint" not in found and state == "checkpoint" and nxt == "compute" and k > 0:
-            out.append(("checkpoint", row[0] - 30.0, t_end + 150.0))
+            out.append(("checkpoint", row[T] - 30.0, t_end + 150.0))
             found.add("checkpoint")
         if "restart" not in found and state == "restart" and nxt == "compute" and k > 0:
             out.append(("restart ends", t_end - 60.0, t_end + 180.0))
@@ -46,19 +49,36 @@ def pick_windows(rows: Sequence[tuple], end_s: float) -> list[tuple[str, float, 
     return out
 
 
+def segments_between(rows: Sequence[tuple], start_s: float, end_s: float
+                     ) -> tuple[int, list[FineSegment]]:
+    """Index of the segment containing ``start_s`` and the segments from it to ``end_s``."""
+    first = max((k for k, r in enumerate(rows) if r[T] <= start_s), default=0)
+    segments = []
+    for k in range(first, len(rows)):
+        t0 = rows[k][T]
+        if t0 >= end_s:
+            break
+        t1 = rows[k + 1][T] if k + 1 < len(rows) else end_s
+        segments.append(FineSegment(min(t1, end_s) - t0, _load(rows[k]), rows[k][PHASE],
+                                    rows[k][STATE] == "outage"))
+    return first, segments
+
+
+def start_of(rows: Sequence[tuple], k: int) -> FineStart:
+    """The logged plant state at the start of segment k, with the battery's delay line
+    following the previous segment's load."""
+    row = rows[k]
+    prev = rows[k - 1] if k > 0 and rows[k - 1][STATE] != "outage" else None
+    history = _load(prev) if prev is not None else _load(row)
+    phase = prev[PHASE] + (row[T] - prev[T]) if prev is not None else row[PHASE]
+    return FineStart(grid=row[GRID], generators=row[GEN], filter=row[FILT], energy=row[ENERGY],
+                     frequency=row[FREQ], governor=row[GOV], history=history, history_phase=phase)
+
+
 def solve_window(params: PlantParams, rows: Sequence[tuple], start_s: float, end_s: float,
                  label: str, dt: float = 0.01) -> Window:
     """Fine-step solution over [start_s, end_s], from the segment containing ``start_s``."""
-    first = max((k for k, r in enumerate(rows) if r[0] <= start_s), default=0)
-    origin = rows[first][0]
-    segments = []
-    for k in range(first, len(rows)):
-        t0 = rows[k][0]
-        if t0 >= end_s:
-            break
-        t1 = rows[k + 1][0] if k + 1 < len(rows) else end_s
-        segments.append((min(t1, end_s) - t0, _load(rows[k])))
-    row = rows[first]
-    result = simulate_window(params, segments, row[7], row[8], row[9], dt=dt,
-                             stop_at_trip=False, keep_every=5)
-    return Window(label, start_s, end_s, origin, result)
+    first, segments = segments_between(rows, start_s, end_s)
+    result = simulate_window(params, segments, start_of(rows, first), dt=dt, stop_at_trip=False,
+                             keep_every=5, protect=False)
+    return Window(label, start_s, end_s, rows[first][T], result)

@@ -1,0 +1,477 @@
+"""Exact piecewise solution of the bus-frequency equations (swing equation + governor).
+
+State z = (Δf, y): the bus frequency deviation Δf (Hz) and the governor's droop response y
+(W, the generators' mechanical power above their dispatch). Input w(t) (W): the electrical
+load on the generators above their dispatch, piecewise linear in time. With M = 2·H·S/f0
+(J/Hz = W·s/Hz), load damping D (W/Hz), droop gain k = S/(R·f0) (W/Hz), governor time
+constant T_g (s) and governor rate limit r (W/s):
+
+    M·dΔf/dt = y − w(t) − D·Δf                            (swing equation)
+    dy/dt    = clamp((−k·Δf − y)/T_g, −r, r),  y ∈ [y_lo, y_hi]   (rate-limited governor)
+
+The demand d = (−k·Δf − y)/T_g decides the regime. Within each regime the equations are
+linear with a piecewise-linear input, so every arc has a closed form:
+
+* linear (|d| < r): z' = A·z + B·w, A = [[−D/M, 1/M], [−k/T_g, −1/T_g]], B = [−1/M, 0];
+  z(t) = z_p(t) + e^{At}(z(0) − z_p(0)) with the particular solution z_p(t) = p0 + p1·t for
+  w = a + b·t, and e^{At} from the eigenvalues λ1,2 of A (real or complex; Re λ < 0);
+* saturated (d beyond ±r): y = y0 ± r·t, and M·Δf' + D·Δf = y − w is first order:
+  Δf = f0 + [(y0 − a)·t + (±r − b)·t²/2]/M when D = 0, else α0 + α1·t + (f0 − α0)·e^{−D·t/M};
+* at a headroom bound (the generators at their capacity or minimum): y constant, Δf as above.
+
+Regime changes are found as the first root of d ∓ r, d, or y − bound on each arc (closed form
+for the polynomial arcs, a bracketed Newton search on the exponential ones), so the solution is
+exact to the root tolerance and its cost grows with the number of arcs, never with time / dt.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+_ROOT_TOL = 1e-9  # s
+LINEAR, SAT_UP, SAT_DOWN, AT_HI, AT_LO = 0, 1, -1, 2, -2
+
+
+@dataclass(frozen=True)
+class FrequencyParams:
+    """Aggregate generator/governor parameters (SI).
+
+    Attributes:
+        m: 2·H·S/f0, inertia (W·s/Hz).
+        d: load damping (W/Hz).
+        k: droop gain S/(R·f0) (W/Hz).
+        tg: governor time constant (s), > 0.
+        rate: governor rate limit (W/s).
+        f0: nominal frequency (Hz).
+    """
+
+    m: float
+    d: float
+    k: float
+    tg: float
+    rate: float
+    f0: float
+
+    @staticmethod
+    def of(capacity_w: float, inertia_s: float, droop: float, governor_s: float, rate_w_s: float,
+           f0: float = 60.0, damping: float = 0.0) -> FrequencyParams:
+        """From datasheet quantities: H (s) and droop R (pu) on the rating S (W); ``damping``
+        in pu power per pu frequency on the same rating."""
+        return FrequencyParams(m=2.0 * inertia_s * capacity_w / f0, d=damping * capacity_w / f0,
+                               k=capacity_w / (droop * f0), tg=governor_s, rate=rate_w_s, f0=f0)
+
+
+class LinearModes:
+    """Eigen-structure of the linear regime: e^{At} = P1·e^{λ1 t} + P2·e^{λ2 t}."""
+
+    def __init__(self, p: FrequencyParams):
+        a11, a12 = -p.d / p.m, 1.0 / p.m
+        a21, a22 = -p.k / p.tg, -1.0 / p.tg
+        tr, det = a11 + a22, a11 * a22 - a12 * a21
+        disc = tr * tr - 4 * det
+        if abs(disc) < 1e-12 * tr * tr:  # critically damped: nudge apart
+            disc = -1e-12 * tr * tr
+        root = cmath.sqrt(disc)
+        self.l1, self.l2 = (tr + root) / 2, (tr - root) / 2
+        self.a = (a11, a12, a21, a22)
+        self.det = det
+        self.p = p
+
+    def project(self, cf: float, cy: float) -> tuple[complex, complex, complex, complex]:
+        """Modal coefficients: f_h(t) = Re(αf1 e^{λ1 t} + αf2 e^{λ2 t}), same for y."""
+        a11, a12, a21, a22 = self.a
+        l1, l2 = self.l1, self.l2
+        den = l1 - l2
+        # P1 = (A − λ2 I)/(λ1 − λ2), P2 = (A − λ1 I)/(λ2 − λ1)
+        f1 = ((a11 - l2) * cf + a12 * cy) / den
+        y1 = (a21 * cf + (a22 - l2) * cy) / den
+        f2 = ((a11 - l1) * cf + a12 * cy) / -den
+        y2 = (a21 * cf + (a22 - l1) * cy) / -den
+        return f1, f2, y1, y2
+
+    def equilibrium(self, w: float) -> tuple[float, float]:
+        """(Δf, y) at rest under a constant input w."""
+        p = self.p
+        f = -w / (p.k + p.d)
+        return f, -p.k * f
+
+
+class Arc:
+    """One arc of the solution: a regime and an input w = a + b·τ for τ in [0, h]."""
+
+    __slots__ = ("a", "b", "c", "f0", "h", "kind", "modes", "y0", "ybound")
+
+    def __init__(self, kind: int, f0: float, y0: float, a: float, b: float, modes: LinearModes):
+        self.kind, self.f0, self.y0, self.a, self.b, self.modes = kind, f0, y0, a, b, modes
+        self.h = 0.0
+        p = modes.p
+        if kind == LINEAR:
+            # particular solution p0 + p1·τ: p1 = equilibrium of b, p0 = A⁻¹·p1 + equilibrium of a
+            e1f, e1y = modes.equilibrium(b)
+            a11, a12, a21, a22 = modes.a
+            inv = 1.0 / modes.det
+            p0f = inv * (a22 * e1f - a12 * e1y)
+            p0y = inv * (-a21 * e1f + a11 * e1y)
+            eaf, eay = modes.equilibrium(a)
+            p0f += eaf
+            p0y += eay
+            self.c = (p0f, p0y, e1f, e1y, *modes.project(f0 - p0f, y0 - p0y))
+        else:
+            slope = p.rate if kind == SAT_UP else -p.rate if kind == SAT_DOWN else 0.0
+            self.ybound = slope
+            # M·f' + D·f = (y0 − a) + (slope − b)·τ
+            c0, c1 = y0 - a, slope - b
+            if p.d > 0:
+                beta = p.d / p.m
+                al1 = c1 / p.d
+                al0 = c0 / p.d - c1 * p.m / (p.d * p.d)
+                self.c = (c0, c1, beta, al0, al1)
+            else:
+                self.c = (c0, c1, 0.0, 0.0, 0.0)
+
+    # -- values -------------------------------------------------------------------------------
+    def f(self, t: float) -> float:
+        if self.kind == LINEAR:
+            p0f, _, p1f, _, f1, f2, _, _ = self.c
+            m = self.modes
+            return p0f + p1f * t + (f1 * cmath.exp(m.l1 * t) + f2 * cmath.exp(m.l2 * t)).real
+        c0, c1, beta, al0, al1 = self.c
+        if beta == 0.0:
+            return self.f0 + (c0 * t + c1 * t * t / 2) / self.modes.p.m
+        return al0 + al1 * t + (self.f0 - al0) * math.exp(-beta * t)
+
+    def f_many(self, t: np.ndarray) -> np.ndarray:
+        """Δf at many times of the arc (vectorised)."""
+        if self.kind == LINEAR:
+            p0f, _, p1f, _, f1, f2, _, _ = self.c
+            m = self.modes
+            return p0f + p1f * t + (f1 * np.exp(m.l1 * t) + f2 * np.exp(m.l2 * t)).real
+        c0, c1, beta, al0, al1 = self.c
+        if beta == 0.0:
+            return self.f0 + (c0 * t + c1 * t * t / 2) / self.modes.p.m
+        return al0 + al1 * t + (self.f0 - al0) * np.exp(-beta * t)
+
+    def y(self, t: float) -> float:
+        if self.kind == LINEAR:
+            _, p0y, _, p1y, _, _, y1, y2 = self.c
+            m = self.modes
+            return p0y + p1y * t + (y1 * cmath.exp(m.l1 * t) + y2 * cmath.exp(m.l2 * t)).real
+        return self.y0 + self.ybound * t
+
+    def fp(self, t: float) -> float:
+        """dΔf/dt (Hz/s)."""
+        p = self.modes.p
+        return (self.y(t) - self.a - self.b * t - p.d * self.f(t)) / p.m
+
+    def demand(self, t: float) -> float:
+        p = self.modes.p
+        return (-p.k * self.f(t) - self.y(t)) / p.tg
+
+    def state(self, t: float) -> tuple[float, float]:
+        return self.f(t), self.y(t)
+
+    # -- roots --------------------------------------------------------------------------------
+    def _scale(self) -> float:
+        """A time step (s) small enough that a root of the arc's functions is not skipped."""
+        m = self.modes
+        if self.kind == LINEAR:
+            return 0.25 / max(abs(m.l1), abs(m.l2))
+        p = m.p
+        return 0.25 * p.m / p.d if p.d > 0 else math.inf
+
+    def first_root(self, g, horizon: float, quad: tuple[float, float, float] | None = None) -> float:
+        """First τ in (0, horizon] where g changes sign (g(0) taken as its sign just after 0);
+        ``quad`` = (q0, q1, q2): g is exactly q0 + q1·τ + q2·τ² (closed form)."""
+        if quad is not None:
+            return _first_quadratic_root(*quad, horizon)
+        step = min(self._scale(), horizon)
+        g0 = g(1e-12)
+        t0 = 0.0
+        while t0 < horizon:
+            t1 = min(t0 + step, horizon)
+            g1 = g(t1)
+            if g0 == 0.0 or ((g1 > 0) != (g0 > 0) and g1 != 0.0):
+                return _bisect(g, t0, t1, g0)
+            if g1 == 0.0:
+                return t1
+            t0, g0 = t1, g1
+        return math.inf
+
+
+def _first_quadratic_root(q0: float, q1: float, q2: float, horizon: float) -> float:
+    """First τ in (0, horizon] where q0 + q1·τ + q2·τ² crosses zero (changes sign)."""
+    roots: list[float] = []
+    if abs(q2) < 1e-300:
+        if q1 != 0:
+            roots = [-q0 / q1]
+    else:
+        disc = q1 * q1 - 4 * q2 * q0
+        if disc >= 0:
+            s = math.sqrt(disc)
+            # numerically stable pair
+            q = -0.5 * (q1 + math.copysign(s, q1))
+            roots = [q / q2, q0 / q] if q != 0 else [0.0]
+    best = math.inf
+    for r in roots:
+        if _ROOT_TOL < r <= horizon and r < best:
+            mid = r * (1 - 1e-9)
+            # a sign change, not a tangency
+            after = q0 + q1 * (r * (1 + 1e-9) + 1e-12) + q2 * (r * (1 + 1e-9) + 1e-12) ** 2
+            before = q0 + q1 * mid + q2 * mid * mid
+            if (before > 0) != (after > 0) or before == 0:
+                best = r
+    return best
+
+
+def _bisect(g, lo: float, hi: float, glo: float) -> float:
+    for _ in range(80):
+        if hi - lo <= _ROOT_TOL:
+            break
+        mid = 0.5 * (lo + hi)
+        gm = g(mid)
+        if (gm > 0) == (glo > 0) and gm != 0.0:
+            lo, glo = mid, gm
+        else:
+            hi = mid
+    return hi
+
+
+# -- integration ----------------------------------------------------------------------------------
+_EPS_D_REL = 1e-9
+_EPS_Y = 1e-3  # W: at a headroom bound
+
+
+def classify(modes: LinearModes, f: float, y: float, w: float, y_lo: float, y_hi: float) -> int:
+    """The regime at state (f, y) under input w (its value just after the current instant)."""
+    p = modes.p
+    d = (-p.k * f - y) / p.tg
+    eps_d = _EPS_D_REL * max(p.rate, 1.0)
+    if y <= y_lo + _EPS_Y and d <= eps_d:
+        return AT_LO
+    if y >= y_hi - _EPS_Y and d >= -eps_d:
+        return AT_HI
+    if d > p.rate + eps_d:
+        return SAT_UP
+    if d < -p.rate - eps_d:
+        return SAT_DOWN
+    if abs(abs(d) - p.rate) <= eps_d:
+        # on the boundary: where would the linear demand go next?
+        fp = (y - w - p.d * f) / p.m
+        dd = (-p.k * fp - d) / p.tg
+        if d > 0 and dd > 0:
+            return SAT_UP
+        if d < 0 and dd < 0:
+            return SAT_DOWN
+    return LINEAR
+
+
+def _exit_time(arc: Arc, horizon: float, y_lo: float, y_hi: float) -> float:
+    """Time until the arc's regime ends (inf if not within ``horizon``)."""
+    p = arc.modes.p
+    kind = arc.kind
+    if kind == LINEAR:
+        c = arc.c
+        p0f, p0y, p1f, p1y, f1, f2, y1, y2 = c
+        # envelope test: |d − d_p| and |y − y_p| never exceed their modal amplitudes
+        amp_d = (p.k * (abs(f1) + abs(f2)) + abs(y1) + abs(y2)) / p.tg
+        dp0 = (-p.k * p0f - p0y) / p.tg
+        dp1 = dp0 + (-p.k * p1f - p1y) / p.tg * horizon
+        amp_y = abs(y1) + abs(y2)
+        yp_hi = max(p0y, p0y + p1y * horizon)
+        yp_lo = min(p0y, p0y + p1y * horizon)
+        # the modal part decays as e^{σt}: beyond the time its envelope cannot bridge the gap
+        # to a boundary, no root can lie
+        sigma = max(arc.modes.l1.real, arc.modes.l2.real)
+
+        def reach(amp: float, gap: float) -> float:
+            if gap <= 0:
+                return horizon
+            return min(horizon, math.log(amp / gap) / -sigma) if amp > gap else 0.0
+
+        best = math.inf
+        d_far = max(abs(dp0), abs(dp1))
+        if d_far + amp_d >= p.rate:
+            span = reach(amp_d, p.rate - d_far)
+            if span > 0:
+                best = min(best, arc.first_root(lambda t: arc.demand(t) - p.rate, span),
+                           arc.first_root(lambda t: arc.demand(t) + p.rate, span))
+        if yp_hi + amp_y >= y_hi:
+            span = reach(amp_y, y_hi - yp_hi)
+            if span > 0:
+                best = min(best, arc.first_root(lambda t: arc.y(t) - y_hi, span))
+        if yp_lo - amp_y <= y_lo:
+            span = reach(amp_y, yp_lo - y_lo)
+            if span > 0:
+                best = min(best, arc.first_root(lambda t: arc.y(t) - y_lo, span))
+        return best
+    k, tg, m = p.k, p.tg, p.m
+    slope = arc.ybound
+    c0, c1, beta, _, _ = arc.c
+    d0 = (-k * arc.f0 - arc.y0) / tg
+    quad = None
+    if beta == 0.0:
+        # d(τ) = d0 + (−k·c0/M − slope)/T_g·τ − k·c1/(2M·T_g)·τ²
+        quad = (d0, (-k * c0 / m - slope) / tg, -k * c1 / (2 * m * tg))
+    best = math.inf
+    if kind == SAT_UP:
+        q = (quad[0] - p.rate, quad[1], quad[2]) if quad else None
+        best = arc.first_root(lambda t: arc.demand(t) - p.rate, horizon, q)
+        if slope > 0 and y_hi < math.inf:
+            best = min(best, (y_hi - arc.y0) / slope if y_hi > arc.y0 else 0.0)
+    elif kind == SAT_DOWN:
+        q = (quad[0] + p.rate, quad[1], quad[2]) if quad else None
+        best = arc.first_root(lambda t: arc.demand(t) + p.rate, horizon, q)
+        if slope < 0 and y_lo > -math.inf:
+            best = min(best, (y_lo - arc.y0) / slope if y_lo < arc.y0 else 0.0)
+    else:  # at a bound: leave when the governor's demand turns back (with a margin)
+        margin = 2 * _EPS_D_REL * max(p.rate, 1.0) * (1 if kind == AT_LO else -1)
+        q = (quad[0] - margin, quad[1], quad[2]) if quad else None
+        best = arc.first_root(lambda t: arc.demand(t) - margin, horizon, q)
+    return best if best <= horizon else math.inf
+
+
+@dataclass
+class Solution:
+    """Δf(t) and y(t) over [0, end] as consecutive arcs (t_start, arc); arc.h is its length."""
+
+    arcs: list[tuple[float, Arc]]
+    end: float
+
+    def _arc(self, t: float) -> tuple[float, Arc]:
+        lo, hi = 0, len(self.arcs) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.arcs[mid][0] <= t:
+                lo = mid
+            else:
+                hi = mid - 1
+        return self.arcs[lo]
+
+    def f(self, t: float) -> float:
+        t0, arc = self._arc(t)
+        return arc.f(t - t0)
+
+    def state(self, t: float) -> tuple[float, float]:
+        t0, arc = self._arc(t)
+        return arc.state(t - t0)
+
+    def sample(self, dt: float, upto: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(times, Δf) on a regular grid of step ≈ dt over [0, upto] (vectorised per arc)."""
+        end = self.end if upto is None else min(upto, self.end)
+        n = max(2, int(end / dt) + 1)
+        t = np.linspace(0.0, end, n)
+        return t, self.values(t)
+
+    def values(self, t: np.ndarray) -> np.ndarray:
+        """Δf at the given times (vectorised per arc)."""
+        out = np.empty(len(t))
+        starts = np.array([a[0] for a in self.arcs])
+        idx = np.searchsorted(starts, t, side="right") - 1
+        idx[idx < 0] = 0
+        for k in np.unique(idx):
+            sel = idx == k
+            t0, arc = self.arcs[k]
+            out[sel] = arc.f_many(t[sel] - t0)
+        return out
+
+    def extrema(self) -> tuple[float, float]:
+        """(min Δf, max Δf) over the solution (Hz), exact to the root tolerance."""
+        lo, hi = math.inf, -math.inf
+        for _, arc in self.arcs:
+            for v in arc_extreme_values(arc):
+                lo, hi = min(lo, v), max(hi, v)
+        return lo, hi
+
+
+def arc_extreme_values(arc: Arc, tol: float = 1e-9) -> list[float]:
+    """Δf at the arc's ends and at its interior stationary points (those whose swing can still
+    exceed ``tol`` Hz)."""
+    h = arc.h
+    vals = [arc.f(0.0), arc.f(h)]
+    if h <= 0:
+        return vals
+    if arc.kind != LINEAR:
+        c0, c1, beta, al0, al1 = arc.c
+        if beta == 0.0:  # Δf' = (c0 + c1·τ)/M
+            if c1 != 0 and 0 < -c0 / c1 < h:
+                vals.append(arc.f(-c0 / c1))
+        else:  # Δf' = α1 − β(f0 − α0)e^{−βτ}
+            k = beta * (arc.f0 - al0)
+            if al1 != 0 and k / al1 > 0:
+                t = math.log(k / al1) / beta
+                if 0 < t < h:
+                    vals.append(arc.f(t))
+        return vals
+    _p0f, _, p1f, _, f1, f2, _, _ = arc.c
+    m = arc.modes
+    if p1f == 0.0:
+        if abs(m.l1.imag) > 0:
+            # Δf' = 2·e^{σt}·|g|·cos(ωt + φ), g = αf1·λ1: zeros at ωt + φ = π/2 + kπ
+            g = f1 * m.l1
+            sigma, omega = m.l1.real, abs(m.l1.imag)
+            if m.l1.imag < 0:
+                g = g.conjugate()
+            phi = math.atan2(g.imag, g.real)
+            k = math.ceil((phi - math.pi / 2) / math.pi)
+            while True:
+                t = (math.pi / 2 - phi + k * math.pi) / omega
+                if t >= h or 2 * abs(f1) * math.exp(sigma * t) < tol:
+                    break
+                if t > 0:
+                    vals.append(arc.f(t))
+                k += 1
+        else:
+            g1, g2 = (f1 * m.l1).real, (f2 * m.l2).real
+            if g1 != 0 and -g2 / g1 > 0:
+                t = math.log(-g2 / g1) / (m.l1.real - m.l2.real)
+                if 0 < t < h:
+                    vals.append(arc.f(t))
+        return vals
+    start = 0.0
+    for _ in range(64):  # a ramp input (short pieces): search numerically
+        if start >= h:
+            break
+        r = arc.first_root(lambda x, s=start: arc.fp(s + x), h - start)
+        if not math.isfinite(r):
+            break
+        start += r
+        vals.append(arc.f(start))
+        start += 1e-9
+    return vals
+
+
+def integrate(modes: LinearModes, f0: float, y0: float, pieces: list[tuple[float, float, float]],
+              y_lo: float = -math.inf, y_hi: float = math.inf) -> Solution:
+    """Solve from (f0, y0) through input pieces (duration s, w at the start W, dw/dt W/s)."""
+    arcs: list[tuple[float, Arc]] = []
+    t = 0.0
+    f, y = f0, y0
+    for h, a, b in pieces:
+        tau = 0.0
+        guard = 0
+        while h - tau > _ROOT_TOL:
+            w = a + b * tau
+            kind = classify(modes, f, y, w, y_lo, y_hi)
+            if kind == AT_HI:
+                y = y_hi
+            elif kind == AT_LO:
+                y = y_lo
+            arc = Arc(kind, f, y, w, b, modes)
+            step = _exit_time(arc, h - tau, y_lo, y_hi)
+            guard += 1
+            if step <= _ROOT_TOL and guard > 8:
+                # grazing a regime boundary: step past it
+                step = min(h - tau, max(1e-6, 1e-4 * (h - tau)))
+            step = min(step, h - tau)
+            if step > _ROOT_TOL:
+                guard = 0
+            arc.h = step
+            arcs.append((t + tau, arc))
+            f, y = arc.state(step)
+            tau += step
+        t += h
+    return Solution(arcs, t)
