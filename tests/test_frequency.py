@@ -151,3 +151,35 @@ def test_no_battery_iteration_swing_on_slow_generators_is_rejected() -> None:
                     stop_at_trip=True)
     assert fine.trip_kind == "rocof"
     assert fine.trip_at == pytest.approx(events[0][0], abs=0.05)
+
+
+def test_subharmonic_response_of_a_rate_limited_governor_matches_the_fine_step_solver() -> None:
+    """Near resonance (the governor-inertia mode here is 0.42 Hz, the swing 0.5 Hz) a governor
+    held at its rate limit locks into a response that repeats only every few iterations: the
+    one-period map has no attracting fixed point. The orbit found is the attractor reached
+    from rest at the mean load, the state the fine-step solver starts from."""
+    params = plant(protection(), gen_cap=S, inertia=H, droop=R, governor_time=TG,
+                   governor_ramp=13 * MW, bat_power=0.0, bat_energy=0.0, e_max=0.0, e_min=0.0,
+                   e_target=0.0, e_initial=0.0, gen_ramp=1e15)
+    load = Trapezoid(50 * MW, 92 * MW, 1.3, 0.1, 2.0)
+    ripple = Pwl.trapezoid(load.low - load.mean, load.high - load.mean, load.t_high,
+                           load.t_edge, load.period)
+    freq = params.frequency
+    orbit = periodic_orbit(freq, LinearModes(freq), ripple)
+    assert not orbit.linear
+    assert orbit.period > load.period and orbit.period % load.period == pytest.approx(0.0)
+    solver, events = run_event(params, [(900.0, load)], rest=Trapezoid.constant(load.mean))
+    assert events == [None]
+    fine = run_fine(params, [(900.0, load)], rest=Trapezoid.constant(load.mean), dt=1e-3,
+                    keep_every=1)
+    tail = fine.frequency[fine.t > 800.0]
+    amp = 0.5 * (tail.max() - tail.min())
+    assert solver.metrics.oscillation_hz == pytest.approx(amp, rel=0.02)
+    assert orbit.low == pytest.approx(tail.min(), rel=0.02)
+    assert orbit.high == pytest.approx(tail.max(), rel=0.02)
+    # the fine-step run is periodic with the orbit's period, not with the iteration's
+    sel = fine.t > 800.0
+    lag = round(orbit.period / 1e-3)
+    f = fine.frequency[sel]
+    assert np.max(np.abs(f[lag:] - f[:-lag])) < 0.01 * amp
+    assert np.max(np.abs(f[1000 * 2:] - f[:-1000 * 2])) > 0.1 * amp

@@ -162,6 +162,14 @@ class Arc:
             return p0y + p1y * t + (y1 * cmath.exp(m.l1 * t) + y2 * cmath.exp(m.l2 * t)).real
         return self.y0 + self.ybound * t
 
+    def y_many(self, t: np.ndarray) -> np.ndarray:
+        """Governor power y (W) at many times of the arc (vectorised)."""
+        if self.kind == LINEAR:
+            _, p0y, _, p1y, _, _, y1, y2 = self.c
+            m = self.modes
+            return p0y + p1y * t + (y1 * np.exp(m.l1 * t) + y2 * np.exp(m.l2 * t)).real
+        return self.y0 + self.ybound * t
+
     def fp(self, t: float) -> float:
         """dΔf/dt (Hz/s)."""
         p = self.modes.p
@@ -200,6 +208,50 @@ class Arc:
                 return t1
             t0, g0 = t1, g1
         return math.inf
+
+
+def _modal_root(b1: complex, b2: complex, l1: complex, l2: complex, const: float,
+                horizon: float) -> float:
+    """First τ in (0, horizon] where g(τ) = Re(b1·e^{λ1τ} + b2·e^{λ2τ}) + const changes sign.
+
+    g's stationary points are in closed form (where cos(ωτ + φ) = 0 for a complex pair, one
+    logarithm for real modes), g is monotone between them, and once the modes' envelope is
+    below |const| no root is left: the root is bracketed and bisected."""
+    def g(t: float) -> float:
+        return (b1 * cmath.exp(l1 * t) + b2 * cmath.exp(l2 * t)).real + const
+
+    points = [0.0]
+    if l1.imag != 0.0:
+        lam, beta = (l1, b1) if l1.imag > 0 else (l2, b2)
+        sigma, omega = lam.real, lam.imag
+        gamma = beta * lam  # g' = 2·Re(γ·e^{λτ}) = 2·|γ|·e^{στ}·cos(ωτ + arg γ)
+        phi = math.atan2(gamma.imag, gamma.real)
+        amp = 2 * abs(beta)
+        k = math.ceil((phi - math.pi / 2) / math.pi + 1e-12)
+        while True:
+            t = (math.pi / 2 - phi + k * math.pi) / omega
+            if t >= horizon:
+                break
+            if t > 0:
+                points.append(t)
+                if amp * math.exp(sigma * t) < abs(const):
+                    break  # the modes can no longer reach the level
+            k += 1
+    else:
+        g1, g2 = (b1 * l1).real, (b2 * l2).real
+        if g1 != 0 and -g2 / g1 > 0 and l1.real != l2.real:
+            t = math.log(-g2 / g1) / (l1.real - l2.real)
+            if 0 < t < horizon:
+                points.append(t)
+    points.append(horizon)
+    g_prev = g(1e-12)
+    t_prev = 0.0
+    for t in points[1:]:
+        gt = g(t)
+        if (gt > 0) != (g_prev > 0) or gt == 0.0:
+            return _bisect(g, t_prev, t, g_prev)
+        t_prev, g_prev = t, gt
+    return math.inf
 
 
 def _first_quadratic_root(q0: float, q1: float, q2: float, horizon: float) -> float:
@@ -294,19 +346,23 @@ def _exit_time(arc: Arc, horizon: float, y_lo: float, y_hi: float) -> float:
 
         best = math.inf
         d_far = max(abs(dp0), abs(dp1))
+        constant = p1f == 0.0 and p1y == 0.0  # a constant input: roots in closed form
+        l1, l2 = arc.modes.l1, arc.modes.l2
+        bd1, bd2 = (-p.k * f1 - y1) / p.tg, (-p.k * f2 - y2) / p.tg
         if d_far + amp_d >= p.rate:
             span = reach(amp_d, p.rate - d_far)
             if span > 0:
-                best = min(best, arc.first_root(lambda t: arc.demand(t) - p.rate, span),
-                           arc.first_root(lambda t: arc.demand(t) + p.rate, span))
-        if yp_hi + amp_y >= y_hi:
-            span = reach(amp_y, y_hi - yp_hi)
-            if span > 0:
-                best = min(best, arc.first_root(lambda t: arc.y(t) - y_hi, span))
-        if yp_lo - amp_y <= y_lo:
-            span = reach(amp_y, yp_lo - y_lo)
-            if span > 0:
-                best = min(best, arc.first_root(lambda t: arc.y(t) - y_lo, span))
+                for level in (p.rate, -p.rate):
+                    r = _modal_root(bd1, bd2, l1, l2, dp0 - level, span) if constant else \
+                        arc.first_root(lambda t, lv=level: arc.demand(t) - lv, span)
+                    best = min(best, r)
+        for bound, room in ((y_hi, y_hi - yp_hi), (y_lo, yp_lo - y_lo)):
+            if room - amp_y <= 0:
+                span = reach(amp_y, room)
+                if span > 0:
+                    r = _modal_root(y1, y2, l1, l2, p0y - bound, span) if constant else \
+                        arc.first_root(lambda t, b=bound: arc.y(t) - b, span)
+                    best = min(best, r)
         return best
     k, tg, m = p.k, p.tg, p.m
     slope = arc.ybound
@@ -368,7 +424,12 @@ class Solution:
 
     def values(self, t: np.ndarray) -> np.ndarray:
         """Δf at the given times (vectorised per arc)."""
+        return self.states(t, with_y=False)[0]
+
+    def states(self, t: np.ndarray, with_y: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(Δf in Hz, governor power y in W) at the given times (vectorised per arc)."""
         out = np.empty(len(t))
+        ys = np.empty(len(t) if with_y else 0)
         starts = np.array([a[0] for a in self.arcs])
         idx = np.searchsorted(starts, t, side="right") - 1
         idx[idx < 0] = 0
@@ -376,7 +437,9 @@ class Solution:
             sel = idx == k
             t0, arc = self.arcs[k]
             out[sel] = arc.f_many(t[sel] - t0)
-        return out
+            if with_y:
+                ys[sel] = arc.y_many(t[sel] - t0)
+        return out, ys
 
     def extrema(self) -> tuple[float, float]:
         """(min Δf, max Δf) over the solution (Hz), exact to the root tolerance."""
@@ -387,7 +450,7 @@ class Solution:
         return lo, hi
 
 
-def arc_extreme_values(arc: Arc, tol: float = 1e-9) -> list[float]:
+def arc_extreme_values(arc: Arc, tol: float = 1e-7) -> list[float]:
     """Δf at the arc's ends and at its interior stationary points (those whose swing can still
     exceed ``tol`` Hz)."""
     h = arc.h

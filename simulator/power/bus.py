@@ -49,6 +49,7 @@ _ON_ORBIT_F = 1e-3  # Hz: a start this close to the new orbit starts on it (no t
 _TRANSIENT_MAX_S = 60.0  # beyond this a transient is taken as settled
 _TOL_W = 1.0
 _TIE_Q = 1e6  # W: the fast layer takes the grid dispatch (the tie's room) to this step
+_EARLY_W = 1e6  # W: a dispatch move within the battery's delay below this is left out
 _YPAD = 1e3  # W: margin on a transient's governor range when reusing it under other bounds
 
 
@@ -84,6 +85,7 @@ class Residual:
     key: tuple
     sustained_rise: float = 0.0
     runs: tuple[float, float] = (0.0, 0.0)
+    orbit: Orbit | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
     def tie_rise(self, window: float) -> float:
@@ -119,8 +121,12 @@ class _Lru(OrderedDict):
 
 def load_pwl(load: Trapezoid, period: float) -> Pwl:
     if load.is_constant:
-        return Pwl.constant(load.low, period)
-    return Pwl.trapezoid(load.low, load.high, load.t_high, load.t_edge, load.period)
+        w = Pwl.constant(load.low, period)
+        w.shape = (load.low, load.low, 0.0, 0.0)
+    else:
+        w = Pwl.trapezoid(load.low, load.high, load.t_high, load.t_edge, load.period)
+        w.shape = (load.low, load.high, load.t_high, load.t_edge)
+    return w
 
 
 class Bus:
@@ -133,6 +139,7 @@ class Bus:
         self._orbits = _Lru()
         self._transients = _Lru()
         self._windows = _Lru()
+        self._outcomes = _Lru()
         self._loads: dict[tuple, Pwl] = {}
         self._quiet = quiet_orbit(bp.period)
 
@@ -195,22 +202,38 @@ class Bus:
         return r
 
     def orbit(self, r: Residual) -> Orbit:
+        if r.orbit is not None:
+            return r.orbit
         if not self.bp.has_gens or r.ripple.high - r.ripple.low < _TOL_W:
-            return self._quiet
-        assert self.bp.freq is not None and self.modes is not None
-        return self._orbits.get_or(r.key, lambda: periodic_orbit(self.bp.freq, self.modes,
-                                                                 r.ripple))
+            r.orbit = self._quiet
+        else:
+            assert self.bp.freq is not None and self.modes is not None
+            r.orbit = self._orbits.get_or(r.key, lambda: periodic_orbit(self.bp.freq, self.modes,
+                                                                        r.ripple))
+        return r.orbit
 
-    def window(self, seg: SegmentBus, prev: BusState) -> tuple[list[tuple[float, float, float]],
-                                                                float]:
+    def window_key(self, seg: SegmentBus, prev: BusState) -> tuple:
+        """What the battery-delay window of a segment start depends on: the battery's command
+        before and after (load against supply), its limits, the tie's room, and how far the
+        dispatch moves within the delay (when it moves enough to matter)."""
+        bp = self.bp
+        lo, hi = prev.load.low - prev.supply, prev.load.high - prev.supply
+        if -prev.pc <= lo and hi <= prev.pd and abs(prev.supply - seg.supply) < 0.5:
+            # the battery was following its command: the window is the new load less the old,
+            # whatever the supply level
+            ref = prev.load.low
+            loads = (_command_key(prev.load, ref), _command_key(seg.load, ref), "rel")
+        else:
+            loads = (_command_key(prev.load, prev.supply), _command_key(seg.load, seg.supply),
+                     prev.pd, prev.pc)
+        return (loads, round(prev.phase % bp.period, 9), round(seg.phase % bp.period, 9),
+                seg.grid, seg.r.key, seg.early)
+
+    def window(self, seg: SegmentBus, prev: BusState, key: tuple
+               ) -> tuple[list[tuple[float, float, float]], float]:
         """The generators' load while the battery still delivers its old output (pieces over
         [0, T_b), snapped), and its mean over the first governor time (W)."""
         bp = self.bp
-        path = seg.path
-        early = 0.0 if path is None else round(path.at(bp.delay) - path.at(0.0), 0)
-        key = (id(prev.load), round(prev.phase % bp.period, 9), round(prev.supply - seg.supply, 0),
-               prev.pd, prev.pc, id(seg.load), round(seg.phase % bp.period, 9), seg.grid,
-               seg.r.key, early)
         got = self._windows.get(key)
         if got is None:
             pieces = [(_snap(h, 1e-9), v, _snap(sl, 1.0)) for h, v, sl in seg._window(prev)]
@@ -296,6 +319,7 @@ class Transient:
     _rocof: float | None = None  # Hz/s, largest windowed (computed when asked)
     y_low: float = 0.0  # the governor response's range (W, relative to the equilibrium)
     y_high: float = 0.0
+    key: tuple = ()
 
 
     def rocof_series(self, window: float) -> tuple[np.ndarray, np.ndarray]:
@@ -328,6 +352,7 @@ class BusState:
     on_gens: float  # the generators' load above dispatch, mean over the last step window (W)
     seg: SegmentBus | None = None  # the segment left, for the frequency's recent past
     t_end: float = 0.0  # its length (s)
+    past_key: tuple = ()  # a key for that recent past (equal keys, equal pasts)
 
     def past(self, times: np.ndarray) -> np.ndarray:
         """Δf at times before the boundary (negative, s)."""
@@ -356,6 +381,7 @@ class SegmentBus:
     supply: float  # I + G at the start, exact (W)
     drift: list = field(default_factory=list)  # input from the dispatch's move (constant load)
     path: Supply | None = None  # the dispatch's path over the segment
+    early: float = 0.0  # W: how far the dispatch moves within the battery's delay (if much)
     orbit: Orbit = field(init=False)
     f_e: float = 0.0
     y_e: float = 0.0
@@ -364,10 +390,16 @@ class SegmentBus:
     trip: tuple[float, str] | None = None
     step: float = 0.0
     _entry: tuple[float, float] | None = None
+    _outcome: list | None = None
 
     def __post_init__(self) -> None:
         bus, bp, r = self.bus, self.bus.bp, self.r
         self.orbit = bus.orbit(r)
+        path = self.path
+        if path is not None:
+            early = path.at(bp.delay) - path.at(0.0)
+            # a move within the delay that is small against the site is left out
+            self.early = round(early, 0) if abs(early) > _EARLY_W else 0.0
         if not bp.has_gens:
             self._no_machines()
             return
@@ -378,13 +410,39 @@ class SegmentBus:
         y_lo = -self.gens - self.y_e
         y_hi = bp.gen_cap - self.gens - self.y_e
         prev = self.before
-        tg = bp.prot.step_window
         window: list[tuple[float, float, float]] = []
         z0 = (0.0, 0.0)
+        sig = None
         if prev is not None:
-            window, new_avg = bus.window(self, prev)
-            z0 = (prev.f - self.f_e, prev.y - self.y_e)
+            z0 = (_snap(prev.f - self.f_e, 1e-7), _snap(prev.y - self.y_e, 1.0))
+            wkey = bus.window_key(self, prev)
+            # the whole outcome of a start is a function of these: repeated starts (every
+            # checkpoint and restart) cost one lookup
+            sig = (wkey, z0, round(min(self.horizon, _TRANSIENT_MAX_S), 3), tuple(self.drift),
+                   prev.past_key)
+            hit = bus._outcomes.get(sig)
+            # an outcome holds for any headroom bounds its governor response never reached
+            if hit is not None and (hit[0] is None or (y_lo < hit[0].y_low
+                                                        and hit[0].y_high < y_hi)):
+                self.tr, self.settled_at, self.trip, self.step, self._entry = hit[:5]
+                self._outcome = hit
+                return
+            window, new_avg = bus.window(self, prev, wkey)
             self.step = abs(new_avg - prev.on_gens)  # the load change that lasts T_g
+        self._start(window, z0, y_lo, y_hi)
+        if sig is not None:
+            # [tr, settled, trip, step, entry RoCoF, metrics over the settled length]
+            self._outcome = [self.tr, self.settled_at, self.trip, self.step, self._entry, None]
+            bus._outcomes[sig] = self._outcome
+            if len(bus._outcomes) > _CACHE:
+                bus._outcomes.popitem(last=False)
+
+    def _start(self, window: list[tuple[float, float, float]], z0: tuple[float, float],
+               y_lo: float, y_hi: float) -> None:
+        """Block steps, the transient (cached), the entry RoCoF and the orbit's verdict."""
+        bus, bp, r = self.bus, self.bus.bp, self.r
+        prev = self.before
+        tg = bp.prot.step_window
         if self.step > bp.prot.block_step:
             # the T_g-moving average of a lasting step crosses the limit part-way
             self.trip = (min(tg * bp.prot.block_step / self.step, self.horizon), "block_step")
@@ -395,7 +453,6 @@ class SegmentBus:
         # inputs snapped to a fine grid, so that equal keys mean equal computations
         mean = r.mean
         shifted = [(h, _snap(v - mean, 1.0), sl) for h, v, sl in window]
-        z0 = (_snap(z0[0], 1e-7), _snap(z0[1], 1.0))
         y_lo, y_hi = _snap(y_lo, _TIE_Q), _snap(y_hi, _TIE_Q)
         if self._on_orbit(z0, shifted):
             self.settled_at = 0.0
@@ -410,7 +467,8 @@ class SegmentBus:
             if tr is None:
                 tr = self._transient(z0, shifted, y_lo, y_hi)
                 free = y_lo < tr.y_low and tr.y_high < y_hi
-                bus._transients.get_or(key if free else (*key, y_lo, y_hi), lambda: tr)
+                tr.key = key if free else (*key, y_lo, y_hi)
+                bus._transients.get_or(tr.key, lambda: tr)
             self.tr, self.settled_at, self.trip = tr, tr.settled, tr.trip
         if prev is not None and self._entry_bound(*self.span) > bp.prot.rocof_limit:
             self._entry = self.entry_rocof(min(self.horizon, bp.prot.rocof_window))
@@ -445,7 +503,7 @@ class SegmentBus:
         if span <= 0 or bp.bat_power <= 0:
             return []
         command = self.load.pieces(self.phase, span)
-        if self.path is not None and self.path.settle_time() > 0:
+        if self.path is not None and self.early:
             # the dispatch may move within the battery's delay (a fast ramp): follow it
             cuts = sorted({0.0, span, *self.path.structural_cuts(span)})
             supply = [(b - a, self.path.at(a), (self.path.at(b) - self.path.at(a)) / (b - a))
@@ -580,7 +638,13 @@ class SegmentBus:
         bp = self.bus.bp
         tg = bp.prot.step_window
         on = self.r.gens_mean(self.phase + t - tg, tg)
-        return BusState(f, y, self.load, supply, self.pd, self.pc, self.phase + t, on, self, t)
+        T = bp.period
+        if self.tr is None or t >= self.settled_at:
+            past: tuple = ("o", self.r.key, round((self.phase + t) % T, 9), self.f_e)
+        else:
+            past = ("t", self.tr.key, round(t, 9), self.f_e)
+        return BusState(f, y, self.load, supply, self.pd, self.pc, self.phase + t, on, self, t,
+                        past)
 
     def f_many(self, times: np.ndarray) -> np.ndarray:
         """Absolute Δf at many times of the segment (s from its start)."""
@@ -617,6 +681,24 @@ class SegmentBus:
     def metrics(self, t: float, rocof_floor: float) -> tuple[float, float, float, float]:
         """Over [0, t]: (min Δf, max Δf, time outside the normal band, largest windowed RoCoF
         when above ``rocof_floor``)."""
+        out = self._outcome
+        if out is not None and t >= self.settled_at:
+            if out[5] is None:  # once per outcome: everything but the orbit's share of time
+                # (the RoCoF floor only rises within a run, so a value found under it holds)
+                out[5] = self._metrics(self.settled_at, rocof_floor)
+                out[4] = self._entry
+            lo, hi, exc, roc = out[5]
+            rest = t - self.settled_at
+            if rest > 0 and len(self.orbit.f) > 1:
+                prot = self.bus.bp.prot
+                lo = min(lo, self.orbit.low + self.f_e)
+                hi = max(hi, self.orbit.high + self.f_e)
+                exc += rest * self.orbit.outside(self.f_e, prot.normal_lo, prot.normal_hi)
+                roc = max(roc, self.orbit.rocof(prot.rocof_window))
+            return lo, hi, exc, roc
+        return self._metrics(t, rocof_floor)
+
+    def _metrics(self, t: float, rocof_floor: float) -> tuple[float, float, float, float]:
         prot = self.bus.bp.prot
         lo = hi = self.f_e
         exc = roc = 0.0
@@ -640,10 +722,11 @@ class SegmentBus:
             hi = max(hi, self.orbit.high + self.f_e)
             exc += rest * self.orbit.outside(self.f_e, prot.normal_lo, prot.normal_hi)
             roc = max(roc, self.orbit.rocof(prot.rocof_window))
+        if self._entry is None and self.before is not None \
+                and self._entry_bound(lo, hi) > max(roc, rocof_floor):
+            self._entry = self.entry_rocof(min(t, prot.rocof_window))
         if self._entry is not None:
             roc = max(roc, self._entry[0])
-        elif self.before is not None and self._entry_bound(lo, hi) > max(roc, rocof_floor):
-            roc = max(roc, self.entry_rocof(t)[0])
         return lo, hi, exc, roc
 
     def _entry_bound(self, lo: float, hi: float) -> float:
@@ -664,6 +747,12 @@ class SegmentBus:
         if len(self.orbit.f) > 1:
             lo, hi = min(lo, self.orbit.low + self.f_e), max(hi, self.orbit.high + self.f_e)
         return lo, hi
+
+
+def _command_key(load: Pwl, supply: float) -> tuple:
+    """A load waveform against a level, as a key (W rounded)."""
+    lo, hi, t_high, t_edge = load.shape
+    return (round(lo - supply), round(hi - supply), t_high, t_edge)
 
 
 def _snap(x: float, step: float) -> float:

@@ -34,6 +34,7 @@ period map to its fixed point.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -194,8 +195,14 @@ def _period_map(modes: LinearModes, ripple: Pwl, f0: float, y0: float, y_lo: flo
 
 def _shooting(p: FrequencyParams, modes: LinearModes, ripple: Pwl, f0: float, y0: float,
               y_lo: float, y_hi: float, samples: int = 1024) -> Orbit:
-    """Fixed point of the one-period map: Newton steps (finite-difference Jacobian) where they
-    shrink the residual, plain iteration of the map (which contracts) where they do not."""
+    """The attractor of the one-period map. First its fixed point by Newton steps
+    (finite-difference Jacobian) where they shrink the residual; when there is none that
+    attracts (a rate-limited governor near resonance can lock into a response that repeats
+    only every q iteration periods, a subharmonic), the map is iterated until the state
+    repeats after q periods, and the orbit spans those q periods. Such a response can have
+    more than one attractor; the one taken is the one reached from the droop equilibrium
+    (Δf, y) = (0, 0) at phase 0, the state of a bus that was at rest at the mean load, and
+    the orbit's time origin is aligned with that start."""
     T = ripple.period
     yscale = max(p.k, 1.0)
 
@@ -204,8 +211,8 @@ def _shooting(p: FrequencyParams, modes: LinearModes, ripple: Pwl, f0: float, y0
 
     _, f1, y1 = _period_map(modes, ripple, f0, y0, y_lo, y_hi)
     res = size(f1 - f0, y1 - y0)
-    for _ in range(200):
-        if res < 1e-10:
+    for _ in range(_NEWTON_STEPS):
+        if res < _FIXED_TOL:
             break
         rf, ry = f1 - f0, y1 - y0
         hf, hy = 1e-7, 1e-7 * yscale
@@ -226,10 +233,40 @@ def _shooting(p: FrequencyParams, modes: LinearModes, ripple: Pwl, f0: float, y0
             f0, y0 = f1, y1
             _, f1, y1 = _period_map(modes, ripple, f0, y0, y_lo, y_hi)
             res = size(f1 - f0, y1 - y0)
-    sol, _, _ = _period_map(modes, ripple, f0, y0, y_lo, y_hi)
+    periods, shift = 1, 0
+    if res >= _FIXED_TOL:
+        periods, f0, y0, shift = _cycle(modes, ripple, 0.0, 0.0, y_lo, y_hi, size)
+    span = periods * T
     t = np.arange(samples) * (T / samples)
-    fs = np.empty(samples)
-    ys = np.empty(samples)
-    for i, x in enumerate(t):
-        fs[i], ys[i] = sol.state(float(x))
-    return Orbit(fs, ys, T, False)
+    fs, ys = [], []
+    for _ in range(periods):
+        sol, f0, y0 = _period_map(modes, ripple, f0, y0, y_lo, y_hi)
+        f, y = sol.states(t)
+        fs.append(f)
+        ys.append(y)
+    roll = (shift % periods) * samples
+    return Orbit(np.roll(np.concatenate(fs), roll), np.roll(np.concatenate(ys), roll), span,
+                 False)
+
+
+_NEWTON_STEPS = 10
+_FIXED_TOL = 1e-10
+_CYCLE_MAX = 12  # periods: the longest subharmonic looked for
+_CYCLE_RUN = 400  # periods iterated to reach the attractor
+
+
+def _cycle(modes: LinearModes, ripple: Pwl, f0: float, y0: float, y_lo: float, y_hi: float,
+           size: Callable[[float, float], float]) -> tuple[int, float, float, int]:
+    """Iterates the period map from (f0, y0) until the state repeats after q ≤ _CYCLE_MAX
+    periods: (q, the cycle's first Δf in Hz, its governor power in W, the periods iterated to
+    reach it). A response that never repeats (quasi-periodic or chaotic) is represented by
+    its last _CYCLE_MAX periods."""
+    hist = [(f0, y0)]
+    for n in range(1, _CYCLE_RUN + 1):
+        _, f0, y0 = _period_map(modes, ripple, f0, y0, y_lo, y_hi)
+        for q in range(1, min(_CYCLE_MAX, len(hist)) + 1):
+            fq, yq = hist[-q]
+            if size(f0 - fq, y0 - yq) < 1e-8:
+                return q, f0, y0, n
+        hist.append((f0, y0))
+    return _CYCLE_MAX, f0, y0, _CYCLE_RUN

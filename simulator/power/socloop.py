@@ -73,7 +73,8 @@ class Loop:
 
     def breakpoints(self) -> list[float]:
         """Levels of E where q(E) changes formula, within (e_min, e_max)."""
-        levels = [*kinks(self.load, self.pb), self.s_lo, self.s_hi]
+        levels = [*kinks(self.load, self.pb), *(x for x in (self.s_lo, self.s_hi)
+                                                 if math.isfinite(x))]
         out = {self.e_target + self.tau_soc * (self.load.mean - k) for k in levels}
         return sorted(e for e in out if self.e_min < e < self.e_max)
 
@@ -167,16 +168,48 @@ def _shift(coef: tuple[float, float, float], delta: float) -> tuple[float, float
     return a0 + a1 * delta + a2 * delta * delta, a1 + 2 * a2 * delta, a2
 
 
+def _shape(loop: Loop) -> Loop:
+    """The loop with the load moved to a zero low level (the supply moves with it, so the
+    rates do not change) and no clamps: one table serves every load of the same shape."""
+    src = loop.load
+    load = Trapezoid(0.0, round(src.high - src.low), src.t_high, src.t_edge, src.period) \
+        if not src.is_constant else Trapezoid.constant(0.0)
+    return Loop(load, loop.pb, loop.eta, loop.e_target, loop.tau_soc, -math.inf, math.inf,
+                loop.e_min, loop.e_max)
+
+
 def settle(loop: Loop, e0: float, duration: float) -> LoopResult:
     """Advance the settled loop from energy e0 (J) for ``duration`` s."""
-    marks, rows = _tables(loop)
+    base = _shape(loop)
+    marks0, rows = _tables(base)
+    low = loop.load.low
+    s_lo, s_hi = loop.s_lo - low, loop.s_hi - low
+    # the supply S(E) = L̄ + (E_t − E)/τ meets its clamps at these energies
+    e_hi_clamp = base.e_target + base.tau_soc * (base.load.mean - s_hi)  # below: S = s_hi
+    e_lo_clamp = base.e_target + base.tau_soc * (base.load.mean - s_lo)  # above: S = s_lo
+    clamps = {x for x in (e_hi_clamp, e_lo_clamp) if loop.e_min < x < loop.e_max}
+    marks = sorted({*marks0, *clamps})
+    flat: dict[float, tuple] = {}
+
+    def region(e: float) -> tuple[float, tuple, tuple, tuple]:
+        """(midpoint, q, d, c) quadratics in E − midpoint for the piece containing e."""
+        if e < e_hi_clamp or e > e_lo_clamp:
+            s = s_hi if e < e_hi_clamp else s_lo
+            got = flat.get(s)
+            if got is None:
+                d, c = rates(base.load, s, base.pb)
+                got = flat[s] = ((base.eta * c - d / base.eta, 0.0, 0.0), (d, 0.0, 0.0),
+                                 (c, 0.0, 0.0))
+            return (e, *got)
+        k = min(max(bisect.bisect_right(marks0, e) - 1, 0), len(rows) - 1)
+        return rows[k]
+
     e, t = min(max(e0, loop.e_min), loop.e_max), 0.0
     dis = chg = 0.0
     limit_at: float | None = None
     held = 0.0
     while duration - t > 1e-9:
-        k = min(max(bisect.bisect_right(marks, e) - 1, 0), len(rows) - 1)
-        mid, qc, dc, cc = rows[k]
+        mid, qc, dc, cc = region(e)
         q0 = _shift(qc, e - mid)[0]
         at_min, at_max = e <= loop.e_min and q0 < 0, e >= loop.e_max and q0 > 0
         if at_min or at_max or abs(q0) < 1e-3:
@@ -191,16 +224,10 @@ def settle(loop: Loop, e0: float, duration: float) -> LoopResult:
                 chg += _shift(cc, e - mid)[0] * rest
             break
         if q0 > 0:
-            e_end = marks[k + 1] if marks[k + 1] > e + 1e-6 else \
-                next((m for m in marks if m > e + 1e-6), loop.e_max)
+            e_end = next((m for m in marks if m > e + 1e-6), loop.e_max)
         else:
-            e_end = marks[k] if marks[k] < e - 1e-6 else \
-                next((m for m in reversed(marks) if m < e - 1e-6), loop.e_min)
-        if e_end > e:
-            k2 = min(bisect.bisect_right(marks, 0.5 * (e + e_end)) - 1, len(rows) - 1)
-        else:
-            k2 = min(bisect.bisect_right(marks, 0.5 * (e + e_end)) - 1, len(rows) - 1)
-        mid, qc, dc, cc = rows[max(k2, 0)]
+            e_end = next((m for m in reversed(marks) if m < e - 1e-6), loop.e_min)
+        mid, qc, dc, cc = region(0.5 * (e + e_end))
         b0, b1, b2 = _shift(qc, e - mid)
         u_end = e_end - e
         step, u, iu, iu2 = _solve(b0, b1, b2, u_end, duration - t)

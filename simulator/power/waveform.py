@@ -35,10 +35,11 @@ class Pwl:
         period: T (s).
     """
 
-    __slots__ = ("left_v", "period", "right_v", "x")
+    __slots__ = ("left_v", "period", "right_v", "shape", "x")
 
     def __init__(self, x: list[float], left: list[float], right: list[float], period: float):
         self.x, self.left_v, self.right_v, self.period = x, left, right, period
+        self.shape: tuple = ()  # (low, high, t_high, t_edge) when built from a trapezoid
 
     # -- construction -------------------------------------------------------------------------
     @staticmethod
