@@ -100,14 +100,19 @@ def _per(value: Any, kind: str, top: dict[str, float], bottom: dict[str, float],
     return number * top[num] / bottom[den]
 
 
+def _rate(value: Any, what: str, units: dict[str, float], shown: str, example: str) -> float:
+    """A quantity per time from a number (SI per s) or a string '<n> <unit>/<time unit>'."""
+    rate = _per(value, what, units, TIME_UNITS, shown)
+    if rate is not None:
+        return rate
+    if isinstance(value, str) and _split(value)[1]:
+        raise UnitError(f"a {what} needs {example}; got {value!r}")
+    return _convert(value, what, {})
+
+
 def to_watts_per_second(value: Any) -> float:
     """Ramp rate in W/s from a number (W/s) or a string such as ``"20 MW/min"``."""
-    ramp = _per(value, "ramp", POWER_UNITS, TIME_UNITS, "MW/s, MW/min")
-    if ramp is not None:
-        return ramp
-    if isinstance(value, str) and _split(value)[1]:
-        raise UnitError(f"a ramp needs power per time, e.g. '0.5 MW/s'; got {value!r}")
-    return _convert(value, "ramp", {})
+    return _rate(value, "ramp", POWER_UNITS, "MW/s, MW/min", "power per time, e.g. '0.5 MW/s'")
 
 
 def to_hertz(value: Any) -> float:
@@ -117,12 +122,8 @@ def to_hertz(value: Any) -> float:
 
 def to_hertz_per_second(value: Any) -> float:
     """Rate of change of frequency in Hz/s from a number or a string such as ``"1 Hz/s"``."""
-    rate = _per(value, "rate of change of frequency", FREQUENCY_UNITS, TIME_UNITS, "Hz/s")
-    if rate is not None:
-        return rate
-    if isinstance(value, str) and _split(value)[1]:
-        raise UnitError(f"a rate of change of frequency needs Hz per time, e.g. '1 Hz/s'; got {value!r}")
-    return _convert(value, "rate of change of frequency", {})
+    return _rate(value, "rate of change of frequency", FREQUENCY_UNITS, "Hz/s",
+                 "Hz per time, e.g. '1 Hz/s'")
 
 
 def to_usd_per_joule(value: Any) -> float:

@@ -10,7 +10,8 @@ import pytest
 from helpers_power import MW, plant, protection, run_event, run_fine
 from scipy.optimize import brentq
 
-from simulator.power.arcs import FrequencyParams, LinearModes, integrate
+from simulator.power.arcs import FrequencyParams, LinearModes
+from simulator.power.arcsolve import integrate
 from simulator.power.frequency import periodic_orbit, transfer
 from simulator.power.load import Trapezoid
 from simulator.power.protection import outside_intervals
@@ -32,6 +33,23 @@ def underdamped_step(p: FrequencyParams, dp: float, t: float) -> float:
     f_inf = -dp / c
     weight = -(sigma + c / m) / omega
     return f_inf * (1 - math.exp(sigma * t) * (math.cos(omega * t) + weight * math.sin(omega * t)))
+
+
+def rate_limited_plant():
+    """Generators alone (no battery), their governor limited to 13 MW/s (0.1 pu/s)."""
+    return plant(protection(), gen_cap=S, inertia=H, droop=R, governor_time=TG,
+                 governor_ramp=13 * MW, bat_power=0.0, bat_energy=0.0, e_max=0.0, e_min=0.0,
+                 e_target=0.0, e_initial=0.0, gen_ramp=1e15)
+
+
+def swing_from_rest(params, load: Trapezoid, duration: float, dt: float, tail_s: float):
+    """Both solvers on one swing from rest at its mean, without a trip: (event-level solver,
+    fine-step result, the fine-step Δf over the last ``tail_s`` s)."""
+    rest = Trapezoid.constant(load.mean)
+    solver, events = run_event(params, [(duration, load)], rest=rest)
+    assert events == [None]
+    fine = run_fine(params, [(duration, load)], rest=rest, dt=dt, keep_every=1)
+    return solver, fine, fine.frequency[fine.t > duration - tail_s]
 
 
 def step(p: FrequencyParams, duration: float = 30.0, dp: float = DP):
@@ -121,15 +139,9 @@ def test_saturated_governor_leaves_the_inertia_triangle() -> None:
 
 
 def test_rate_limited_orbit_matches_the_fine_step_solver() -> None:
-    params = plant(protection(), gen_cap=S, inertia=H, droop=R, governor_time=TG,
-                   governor_ramp=13 * MW, bat_power=0.0, bat_energy=0.0, e_max=0.0, e_min=0.0,
-                   e_target=0.0, e_initial=0.0, gen_ramp=1e15)
+    params = rate_limited_plant()
     load = Trapezoid(60 * MW, 60 * MW + 2 * A, 0.9, 0.1, 2.0)
-    solver, events = run_event(params, [(120.0, load)], rest=Trapezoid.constant(load.mean))
-    assert events == [None]
-    fine = run_fine(params, [(120.0, load)], rest=Trapezoid.constant(load.mean), dt=5e-4,
-                    keep_every=1)
-    tail = fine.frequency[fine.t > 100.0]
+    solver, fine, tail = swing_from_rest(params, load, 120.0, 5e-4, 20.0)
     amp = 0.5 * (tail.max() - tail.min())
     assert solver.metrics.oscillation_hz == pytest.approx(amp, rel=0.02)
     assert solver.metrics.frequency_low_hz == pytest.approx(fine.frequency_low, rel=0.02)
@@ -158,9 +170,7 @@ def test_subharmonic_response_of_a_rate_limited_governor_matches_the_fine_step_s
     held at its rate limit locks into a response that repeats only every few iterations: the
     one-period map has no attracting fixed point. The orbit found is the attractor reached
     from rest at the mean load, the state the fine-step solver starts from."""
-    params = plant(protection(), gen_cap=S, inertia=H, droop=R, governor_time=TG,
-                   governor_ramp=13 * MW, bat_power=0.0, bat_energy=0.0, e_max=0.0, e_min=0.0,
-                   e_target=0.0, e_initial=0.0, gen_ramp=1e15)
+    params = rate_limited_plant()
     load = Trapezoid(50 * MW, 92 * MW, 1.3, 0.1, 2.0)
     ripple = Pwl.trapezoid(load.low - load.mean, load.high - load.mean, load.t_high,
                            load.t_edge, load.period)
@@ -168,11 +178,7 @@ def test_subharmonic_response_of_a_rate_limited_governor_matches_the_fine_step_s
     orbit = periodic_orbit(freq, LinearModes(freq), ripple)
     assert not orbit.linear
     assert orbit.period > load.period and orbit.period % load.period == pytest.approx(0.0)
-    solver, events = run_event(params, [(900.0, load)], rest=Trapezoid.constant(load.mean))
-    assert events == [None]
-    fine = run_fine(params, [(900.0, load)], rest=Trapezoid.constant(load.mean), dt=1e-3,
-                    keep_every=1)
-    tail = fine.frequency[fine.t > 800.0]
+    solver, fine, tail = swing_from_rest(params, load, 900.0, 1e-3, 100.0)
     amp = 0.5 * (tail.max() - tail.min())
     assert solver.metrics.oscillation_hz == pytest.approx(amp, rel=0.02)
     assert orbit.low == pytest.approx(tail.min(), rel=0.02)
@@ -183,3 +189,27 @@ def test_subharmonic_response_of_a_rate_limited_governor_matches_the_fine_step_s
     f = fine.frequency[sel]
     assert np.max(np.abs(f[lag:] - f[:-lag])) < 0.01 * amp
     assert np.max(np.abs(f[1000 * 2:] - f[:-1000 * 2])) > 0.1 * amp
+
+
+def test_frequency_recovers_as_the_dispatch_catches_up_on_a_periodic_load() -> None:
+    """No battery: the iteration swing and a 25 MW step of its mean land on the generators.
+    The droop holds the frequency low by ΔP/k until the dispatch (0.5 MW/s behind a 30-s
+    filter) has moved; the event-level solver superposes that move on the swing, so the time
+    outside the normal band and the extremes match the fine-step solver's."""
+    prot = protection(normal_lo=-0.5, normal_hi=0.5)
+    params = plant(prot, gen_cap=S, inertia=H, droop=R, governor_time=TG, governor_ramp=13 * MW,
+                   bat_power=0.0, bat_energy=0.0, e_max=0.0, e_min=0.0, e_target=0.0,
+                   e_initial=0.0, gen_ramp=0.5 * MW, tau_filter=30.0)
+    rest = Trapezoid.constant(45 * MW)
+    plan = [(60.0, rest), (300.0, Trapezoid(60 * MW, 80 * MW, 1.3, 0.1, 2.0))]
+    solver, events = run_event(params, plan, rest=rest)
+    assert events == [None, None]
+    fine = run_fine(params, plan, rest=rest, dt=1e-3, keep_every=1)
+    m = solver.metrics
+    assert m.excursion_s == pytest.approx(fine.excursion_s, rel=0.02)
+    assert 5.0 < m.excursion_s < 60.0  # recovers: not the whole 300 s
+    assert m.frequency_low_hz == pytest.approx(fine.frequency_low, rel=0.02)
+    assert m.frequency_high_hz == pytest.approx(fine.frequency_high, rel=0.02)
+    assert m.rocof_max_hz_s == pytest.approx(fine.rocof_max, rel=0.02)
+    tail = fine.frequency[fine.t > 340.0]
+    assert m.oscillation_hz == pytest.approx(0.5 * (tail.max() - tail.min()), rel=0.02)

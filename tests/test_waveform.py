@@ -91,3 +91,15 @@ def test_soc_loop_matches_small_steps(cap: float, edge: float) -> None:
         dis += d
     assert res.energy_j == pytest.approx(e, rel=1e-4)
     assert res.discharge_j == pytest.approx(dis, rel=1e-4)
+
+
+def test_combine_at_knots_one_rounding_apart() -> None:
+    """A square wave less itself delayed by its own high time: the delayed jump lands one
+    rounding error before the original's, and the two knots merge. Each waveform must be read
+    at its own knot, not just before its jump."""
+    f = 0.6623523136061583
+    w = Pwl.trapezoid(0.0, 1.0, f * T, 0.0, T, f)
+    d = w.delay(f)
+    diff = w.combine(d, 1.0, -1.0)
+    t = grid()
+    assert np.allclose(values(diff, t), values(w, t) - values(w, t - f), atol=1e-9)

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.power.arcs import FrequencyParams, LinearModes, Solution, integrate
+from simulator.power.arcs import FrequencyParams, LinearModes
+from simulator.power.arcsolve import Solution, integrate
 from simulator.power.waveform import Pwl, synthesize
 
 HARMONICS = 2048
@@ -195,47 +196,34 @@ def _period_map(modes: LinearModes, ripple: Pwl, f0: float, y0: float, y_lo: flo
 
 def _shooting(p: FrequencyParams, modes: LinearModes, ripple: Pwl, f0: float, y0: float,
               y_lo: float, y_hi: float, samples: int = 1024) -> Orbit:
-    """The attractor of the one-period map. First its fixed point by Newton steps
-    (finite-difference Jacobian) where they shrink the residual; when there is none that
-    attracts (a rate-limited governor near resonance can lock into a response that repeats
-    only every q iteration periods, a subharmonic), the map is iterated until the state
-    repeats after q periods, and the orbit spans those q periods. Such a response can have
-    more than one attractor; the one taken is the one reached from the droop equilibrium
-    (Δf, y) = (0, 0) at phase 0, the state of a bus that was at rest at the mean load, and
-    the orbit's time origin is aligned with that start."""
+    """The attractor of the one-period map. First its fixed point, from the linear orbit's
+    start; when there is none that attracts (a rate-limited governor near resonance can lock
+    into a response that repeats only every q iteration periods, a subharmonic), the map is
+    iterated until the state nearly repeats after q periods, and the fixed point of the
+    q-fold map is solved from there: the orbit spans those q periods. Such a response can
+    have more than one attractor; the one taken is the one reached from the droop
+    equilibrium (Δf, y) = (0, 0) at phase 0, the state of a bus that was at rest at the mean
+    load, and the orbit's time origin is aligned with that start."""
     T = ripple.period
     yscale = max(p.k, 1.0)
 
     def size(rf: float, ry: float) -> float:
         return abs(rf) + abs(ry) / yscale
 
-    _, f1, y1 = _period_map(modes, ripple, f0, y0, y_lo, y_hi)
-    res = size(f1 - f0, y1 - y0)
-    for _ in range(_NEWTON_STEPS):
-        if res < _FIXED_TOL:
-            break
-        rf, ry = f1 - f0, y1 - y0
-        hf, hy = 1e-7, 1e-7 * yscale
-        _, fa, ya = _period_map(modes, ripple, f0 + hf, y0, y_lo, y_hi)
-        _, fb, yb = _period_map(modes, ripple, f0, y0 + hy, y_lo, y_hi)
-        j11, j21 = (fa - f1) / hf - 1.0, (ya - y1) / hf
-        j12, j22 = (fb - f1) / hy, (yb - y1) / hy - 1.0
-        det = j11 * j22 - j12 * j21
-        moved = False
-        if abs(det) > 1e-300:
-            fn = f0 + (-rf * j22 + ry * j12) / det
-            yn = y0 + (-j11 * ry + j21 * rf) / det
-            _, fn1, yn1 = _period_map(modes, ripple, fn, yn, y_lo, y_hi)
-            new_res = size(fn1 - fn, yn1 - yn)
-            if new_res < res:
-                f0, y0, f1, y1, res, moved = fn, yn, fn1, yn1, new_res, True
-        if not moved:  # one period of the real dynamics
-            f0, y0 = f1, y1
-            _, f1, y1 = _period_map(modes, ripple, f0, y0, y_lo, y_hi)
-            res = size(f1 - f0, y1 - y0)
+    def fold(q: int) -> Callable[[float, float], tuple[float, float]]:
+        def go(f: float, y: float) -> tuple[float, float]:
+            for _ in range(q):
+                _, f, y = _period_map(modes, ripple, f, y, y_lo, y_hi)
+            return f, y
+        return go
+
     periods, shift = 1, 0
-    if res >= _FIXED_TOL:
-        periods, f0, y0, shift = _cycle(modes, ripple, 0.0, 0.0, y_lo, y_hi, size)
+    found = _fixed_point(fold(1), f0, y0, size, yscale)
+    if found is None:
+        periods, f0, y0, shift = _cycle(fold(1), 0.0, 0.0, size)
+        found = _fixed_point(fold(periods), f0, y0, size, yscale)
+    if found is not None:
+        f0, y0 = found
     span = periods * T
     t = np.arange(samples) * (T / samples)
     fs, ys = [], []
@@ -250,23 +238,57 @@ def _shooting(p: FrequencyParams, modes: LinearModes, ripple: Pwl, f0: float, y0
 
 
 _NEWTON_STEPS = 10
-_FIXED_TOL = 1e-10
+_FIXED_TOL = 1e-10  # Hz (+ W / k): the residual of a fixed point
+_NEAR_TOL = 1e-4  # Hz (+ W / k): a near repeat that hands over to Newton
 _CYCLE_MAX = 12  # periods: the longest subharmonic looked for
 _CYCLE_RUN = 400  # periods iterated to reach the attractor
 
 
-def _cycle(modes: LinearModes, ripple: Pwl, f0: float, y0: float, y_lo: float, y_hi: float,
+def _fixed_point(step: Callable[[float, float], tuple[float, float]], f0: float, y0: float,
+                 size: Callable[[float, float], float], yscale: float
+                 ) -> tuple[float, float] | None:
+    """Fixed point of ``step`` by Newton (finite-difference Jacobian) where it shrinks the
+    residual, plain iteration (the real dynamics) where it does not; None when it does not
+    converge within _NEWTON_STEPS."""
+    f1, y1 = step(f0, y0)
+    res = size(f1 - f0, y1 - y0)
+    for _ in range(_NEWTON_STEPS):
+        if res < _FIXED_TOL:
+            return f0, y0
+        rf, ry = f1 - f0, y1 - y0
+        hf, hy = 1e-7, 1e-7 * yscale
+        fa, ya = step(f0 + hf, y0)
+        fb, yb = step(f0, y0 + hy)
+        j11, j21 = (fa - f1) / hf - 1.0, (ya - y1) / hf
+        j12, j22 = (fb - f1) / hy, (yb - y1) / hy - 1.0
+        det = j11 * j22 - j12 * j21
+        moved = False
+        if abs(det) > 1e-300:
+            fn = f0 + (-rf * j22 + ry * j12) / det
+            yn = y0 + (-j11 * ry + j21 * rf) / det
+            fn1, yn1 = step(fn, yn)
+            new_res = size(fn1 - fn, yn1 - yn)
+            if new_res < res:
+                f0, y0, f1, y1, res, moved = fn, yn, fn1, yn1, new_res, True
+        if not moved:
+            f0, y0 = f1, y1
+            f1, y1 = step(f0, y0)
+            res = size(f1 - f0, y1 - y0)
+    return (f0, y0) if res < _FIXED_TOL else None
+
+
+def _cycle(step: Callable[[float, float], tuple[float, float]], f0: float, y0: float,
            size: Callable[[float, float], float]) -> tuple[int, float, float, int]:
-    """Iterates the period map from (f0, y0) until the state repeats after q ≤ _CYCLE_MAX
-    periods: (q, the cycle's first Δf in Hz, its governor power in W, the periods iterated to
-    reach it). A response that never repeats (quasi-periodic or chaotic) is represented by
-    its last _CYCLE_MAX periods."""
+    """Iterates the period map ``step`` from (f0, y0) until the state nearly repeats after
+    q ≤ _CYCLE_MAX periods: (q, the state there in Hz and W, the periods iterated to reach
+    it). A response that never repeats (quasi-periodic or chaotic) is represented by its last
+    _CYCLE_MAX periods."""
     hist = [(f0, y0)]
     for n in range(1, _CYCLE_RUN + 1):
-        _, f0, y0 = _period_map(modes, ripple, f0, y0, y_lo, y_hi)
+        f0, y0 = step(f0, y0)
         for q in range(1, min(_CYCLE_MAX, len(hist)) + 1):
             fq, yq = hist[-q]
-            if size(f0 - fq, y0 - yq) < 1e-8:
+            if size(f0 - fq, y0 - yq) < _NEAR_TOL:
                 return q, f0, y0, n
         hist.append((f0, y0))
     return _CYCLE_MAX, f0, y0, _CYCLE_RUN

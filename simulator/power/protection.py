@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.power.arcs import AT_HI, Solution
+from simulator.power.arcs import AT_HI
+from simulator.power.arcsolve import Solution
 from simulator.power.waveform import Pwl
 
 REASONS = ("unserved", "underfrequency", "overfrequency", "rocof", "grid_tie", "block_step")

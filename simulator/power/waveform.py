@@ -97,6 +97,8 @@ class Pwl:
         if abs(x - xs[i]) <= _EPS_T:
             return self.right_v[i]
         x1 = xs[i + 1] if i + 1 < len(xs) else self.period
+        if x1 - x <= _EPS_T:  # the same instant as the next knot (rounding): after it
+            return self.right_v[i + 1] if i + 1 < len(xs) else self.right_v[0]
         v1 = self.left_v[i + 1] if i + 1 < len(xs) else self.left_v[0]
         return self.right_v[i] + (v1 - self.right_v[i]) * (x - xs[i]) / (x1 - xs[i])
 
