@@ -15,6 +15,7 @@ from simulator.power.frequency import Orbit, periodic_orbit, quiet_orbit
 from simulator.power.load import Trapezoid
 from simulator.power.pieces import snap
 from simulator.power.residual import (
+    CACHE_SOLUTIONS,
     TIE_Q,
     TOL_W,
     BusParams,
@@ -40,9 +41,9 @@ class Bus:
         self.modes = LinearModes(bp.freq) if bp.freq is not None else None
         self._residuals = Lru()
         self._orbits = Lru()
-        self.transients = Lru()
+        self.transients = Lru(CACHE_SOLUTIONS)
         self._windows = Lru()
-        self.outcomes = Lru()
+        self.outcomes = Lru(CACHE_SOLUTIONS)
         self._loads: dict[tuple, Pwl] = {}
         self._quiet = quiet_orbit(bp.period)
 

@@ -32,6 +32,7 @@ from simulator.power.protection import Protection, run_beyond, sustained
 from simulator.power.waveform import Pwl
 
 CACHE = 4096  # entries per cache
+CACHE_SOLUTIONS = 1024  # entries of caches that hold whole transients (up to MBs each)
 TOL_W = 1.0  # W: below this a residual is nothing
 TIE_Q = 1e6  # W: the fast layer takes the grid dispatch (the tie's room) to this step
 
@@ -90,15 +91,22 @@ class Residual:
 
 
 class Lru(OrderedDict):
-    """A bounded cache (least recently used out)."""
+    """A bounded cache (least recently used out) of at most ``size`` entries."""
+
+    def __init__(self, size: int = CACHE):
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
 
     def get_or(self, key, make):
         hit = self.get(key)
         if hit is None:
             hit = make()
-            self[key] = hit
-            if len(self) > CACHE:
-                self.popitem(last=False)
+            self.put(key, hit)
         else:
             self.move_to_end(key)
         return hit

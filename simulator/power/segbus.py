@@ -23,7 +23,7 @@ from simulator.power.dispatch import Supply
 from simulator.power.frequency import Orbit
 from simulator.power.pieces import snap
 from simulator.power.protection import excursion_time, windowed_rocof
-from simulator.power.residual import CACHE, TIE_Q, Residual
+from simulator.power.residual import TIE_Q, Residual
 from simulator.power.transient import (
     TRANSIENT_MAX_S,
     Transient,
@@ -141,9 +141,7 @@ class SegmentBus:
         if sig is not None:
             # [tr, settled, trip, step, entry RoCoF, metrics over the settled length]
             self._outcome = [self.tr, self.settled_at, self.trip, self.step, self._entry, None]
-            bus.outcomes[sig] = self._outcome
-            if len(bus.outcomes) > CACHE:
-                bus.outcomes.popitem(last=False)
+            bus.outcomes.put(sig, self._outcome)
 
     def _start(self, window: list[tuple[float, float, float]], z0: tuple[float, float],
                y_lo: float, y_hi: float) -> None:
