@@ -54,6 +54,11 @@ def test_50mw_battery_leaves_20mw_on_the_generators_which_trip() -> None:
     fine = run_fine(weak, plan, stop_at_trip=True)
     assert fine.trip_kind == "underfrequency"
     assert fine.trip_at == pytest.approx(10.0 + events[1][0], abs=0.01)
+    # with no machines on the bus the 20 MW the battery cannot give are simply not served
+    alone = plant(bat_power=50 * MW, gen_cap=0.0)
+    _, events = run_event(alone, [(10.0, Trapezoid.constant(30 * MW)),
+                                  (300.0, Trapezoid.constant(80 * MW))])
+    assert events[1] is not None and events[1][1] == "unserved"
 
 
 def test_first_order_lag_generator_battery_delivers_dp_tau() -> None:
