@@ -148,18 +148,21 @@ class Merit:
 class Supply:
     """S(t) = I(t) + G(t) over a segment, as pieces α + β·t + γ·e^{−t/τ}."""
 
-    __slots__ = ("gens", "grid", "simple")
+    __slots__ = ("_settle", "gens", "grid", "simple")
 
     def __init__(self, grid: Trajectory, gens: Trajectory):
         self.grid, self.gens = grid, gens
         # the common case: a constant import, so S is the generators' path shifted
         self.simple = grid.constant
+        # asked several times per segment (battery, drift, plots): computed once
+        self._settle = max(grid.settle_time(), gens.settle_time())
 
     def at(self, t: float) -> float:
         return self.grid.at(t) + self.gens.at(t)
 
     def settle_time(self) -> float:
-        return max(self.grid.settle_time(), self.gens.settle_time())
+        """Time after which both paths are within their tolerance of their targets (s)."""
+        return self._settle
 
     def integral(self, t1: float) -> float:
         """∫ S dt over [0, t1] (J)."""
