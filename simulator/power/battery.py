@@ -89,9 +89,9 @@ def integrate(load: Trapezoid, pb: float, supply: Supply, t1: float) -> tuple[fl
     """(∫discharge dt, ∫charge dt) in J over [0, t1] with the supply on its transit path."""
     if pb <= 0 or t1 <= 0:
         return 0.0, 0.0
-    cuts = {0.0, t1, *supply.structural_cuts(t1)}
-    edges = sorted(cuts)
+    edges = sorted({0.0, t1, *supply.structural_cuts(t1)})
     levels = kinks(load, pb)
+    exp = math.exp
     dis = chg = 0.0
     for ta, tb in itertools.pairwise(edges):
         alpha, beta, gamma, tau = supply.coeffs(0.5 * (ta + tb))
@@ -102,29 +102,47 @@ def integrate(load: Trapezoid, pb: float, supply: Supply, t1: float) -> tuple[fl
                 tx = -tau * math.log(ratio)
                 if ta < tx < tb:
                     sub.insert(1, tx)
-        pieces = []
         for xa, xb in itertools.pairwise(sub):
-            sa = alpha + beta * xa + gamma * math.exp(-xa / tau)
-            sb = alpha + beta * xb + gamma * math.exp(-xb / tau)
-            inner = [x for k in levels
-                     if (x := _crossing(alpha, beta, gamma, tau, k, xa, xb, sa, sb)) is not None
+            sa = alpha + beta * xa + gamma * exp(-xa / tau)
+            sb = alpha + beta * xb + gamma * exp(-xb / tau)
+            inner = [x for k in levels if (sa - k) * (sb - k) < 0
+                     and (x := _crossing(alpha, beta, gamma, tau, k, xa, xb, sa, sb)) is not None
                      and xa < x < xb]
-            pts = [xa, *sorted(inner), xb]
-            pieces += list(itertools.pairwise(pts))
-        for xa, xb in pieces:
-            d, c = _piece(load, pb, alpha, beta, gamma, tau, xa, xb)
-            dis += d
-            chg += c
+            if inner:
+                pts = [xa, *sorted(inner), xb]
+                vals = [sa, *(alpha + beta * x + gamma * exp(-x / tau) for x in pts[1:-1]), sb]
+            else:
+                pts, vals = [xa, xb], [sa, sb]
+            for i in range(len(pts) - 1):
+                d, c = _piece(load, pb, alpha, beta, gamma, tau, pts[i], pts[i + 1], vals[i],
+                              vals[i + 1])
+                dis += d
+                chg += c
+    return dis, chg
+
+
+def _rates(lo: float, hi: float, mean: float, t_high: float, t_edge: float, period: float,
+           s: float, pb: float) -> tuple[float, float]:
+    """:func:`rates` of a swinging load, inlined (the battery integral's inner loop)."""
+    def above(g: float) -> float:
+        if g >= hi:
+            return 0.0
+        if g <= lo:
+            return mean - g
+        return (t_high * (hi - g) + t_edge * (hi - g) ** 2 / (hi - lo)) / period
+
+    a0 = above(s)
+    dis = a0 - above(s + pb)
+    g = s - pb
+    chg = (a0 - (mean - s)) - (above(g) - (mean - g))
     return dis, chg
 
 
 def _piece(load: Trapezoid, pb: float, alpha: float, beta: float, gamma: float, tau: float,
-           ta: float, tb: float) -> tuple[float, float]:
-    """Integrals over a piece where S crosses no kink: the rates are one quadratic in S."""
-    ex = math.exp
-    sa = alpha + beta * ta + gamma * ex(-ta / tau)
-    sb = alpha + beta * tb + gamma * ex(-tb / tau)
-    lo, hi = min(sa, sb), max(sa, sb)
+           ta: float, tb: float, sa: float, sb: float) -> tuple[float, float]:
+    """Integrals over a piece where S crosses no kink (S runs from sa to sb): the rates are
+    one quadratic in S."""
+    lo, hi = (sa, sb) if sa <= sb else (sb, sa)
     mid = 0.5 * (lo + hi)
     span = tb - ta
     m1, m2 = _moments(alpha, beta, gamma, tau, mid, ta, tb)
@@ -138,12 +156,13 @@ def _piece(load: Trapezoid, pb: float, alpha: float, beta: float, gamma: float, 
         if gap > -pb:
             return 0.0, m1 - gap * span
         return 0.0, pb * span
-    d0, c0 = rates(load, mid, pb)
+    shape = (load.low, load.high, load.mean, load.t_high, load.t_edge, load.period)
+    d0, c0 = _rates(*shape, mid, pb)
     half = 0.5 * (hi - lo)
     if half <= 1e-6:
         return d0 * span, c0 * span
-    dl, cl = rates(load, lo, pb)
-    dh, ch = rates(load, hi, pb)
+    dl, cl = _rates(*shape, lo, pb)
+    dh, ch = _rates(*shape, hi, pb)
     # quadratic through (−h, y_l), (0, y_0), (h, y_h): y = y0 + b·x + q·x²
     inv = 1.0 / (2 * half)
     dis = d0 * span + (dh - dl) * inv * m1 + (dh - 2 * d0 + dl) * inv / half * m2

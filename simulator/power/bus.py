@@ -100,8 +100,9 @@ class Bus:
         else:
             loads = (_command_key(prev.load, prev.supply), _command_key(seg.load, seg.supply),
                      prev.pd, prev.pc)
-        return (loads, round(prev.phase % bp.period, 9), round(seg.phase % bp.period, 9),
-                seg.grid, seg.r.key, seg.early)
+        # a constant waveform has no phase: leaving it out lets such starts share a window
+        return (loads, _phase_key(prev.load, prev.phase, bp.period),
+                _phase_key(seg.load, seg.phase, bp.period), seg.grid, seg.r.key, seg.early)
 
     def window(self, seg: SegmentBus, prev: BusState, key: tuple
                ) -> tuple[list[tuple[float, float, float]], float]:
@@ -142,6 +143,12 @@ class Bus:
             if path is not None else []
         return SegmentBus(self, r, self.load_pwl(load), phase, snap(grid, TIE_Q), gens, pd, pc,
                           before, horizon, grid + gens, drift, path)
+
+
+def _phase_key(load: Pwl, phase: float, period: float) -> float:
+    """A waveform time as a key (s): 0 for a constant waveform, where it makes no difference."""
+    lo, hi, _, _ = load.shape
+    return 0.0 if hi <= lo else round(phase % period, 9)
 
 
 def _command_key(load: Pwl, supply: float) -> tuple:

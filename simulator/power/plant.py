@@ -174,17 +174,17 @@ class EventSolver:
         if not math.isfinite(p.grid_ramp) or p.grid_cap <= 0:
             return
         allow = p.grid_ramp * p.grid_window * (1 + 1e-9) + 1.0
-        tie = seg.r.tie
+        tie_lo, tie_hi = seg.r.tie_range
         periodic = seg.r.tie_rise(p.grid_window)
         past = self._grid_at(t - p.grid_window)
         prev = self._state
         before = (0.0, 0.0) if prev is None else self._last_tie
-        now_lo, now_hi = self.grid + tie.low, self.grid + tie.high
+        now_lo, now_hi = self.grid + tie_lo, self.grid + tie_hi
         jump = max(abs(now_hi - (past + before[0])), abs(now_lo - (past + before[1])))
         if (jump > allow or periodic > allow) and not self._ramp_violating:
             self.metrics.grid_ramp_violations += 1
         self._ramp_violating = periodic > allow
-        self._last_tie = (tie.low, tie.high)  # until the segment ends
+        self._last_tie = (tie_lo, tie_hi)  # until the segment ends
 
     def _grid_at(self, t: float) -> float:
         """The dispatched import at an earlier time t (piecewise linear history)."""
@@ -286,7 +286,7 @@ class EventSolver:
         it moved with the dispatch; for a swing it is the segment's residual's."""
         p = self.p
         if not load.is_constant or p.grid_cap <= 0:
-            return seg.r.tie.low, seg.r.tie.high
+            return seg.r.tie_range
         pd, pc = self._availability()
         c = load.low - self.grid - self.gen
         w = c - (min(max(c, -pc), pd) if p.bat_power > 0 else 0.0)

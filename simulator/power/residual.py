@@ -72,6 +72,14 @@ class Residual:
     orbit: Orbit | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def tie_range(self) -> tuple[float, float]:
+        """(lowest, highest) the tie's fast share reaches (W); asked at every segment start."""
+        got = self._memo.get("tie_range")
+        if got is None:
+            got = self._memo["tie_range"] = (self.tie.low, self.tie.high)
+        return got
+
     def tie_rise(self, window: float) -> float:
         """Largest change of the tie's fast share over ``window`` s (W)."""
         key = ("tie", window)
@@ -83,6 +91,8 @@ class Residual:
         """Mean load on the generators over [start, start + span] (W)."""
         if span <= 0:
             return self.gens(start)
+        if len(self.gens.x) == 1 and self.gens.left_v[0] == self.gens.right_v[0]:
+            return self.gens.right_v[0]  # a constant (most segments): no memo needed
         key = ("avg", round(start % self.gens.period, 9), span)
         got = self._memo.get(key)
         if got is None:

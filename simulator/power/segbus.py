@@ -175,7 +175,8 @@ class SegmentBus:
         else:
             # a solution that never touched the headroom bounds holds for any bounds beyond its
             # reach: look it up without them, then check
-            key = (r.key, round(self.phase % bp.period, 9), z0, tuple(shifted),
+            at = 0.0 if len(self.orbit.f) == 1 else round(self.phase % bp.period, 9)
+            key = (r.key, at, z0, tuple(shifted),
                    round(min(self.horizon, TRANSIENT_MAX_S), 3), tuple(self.drift))
             tr = bus.transients.get(key)
             if tr is None or not (y_lo < tr.y_low and tr.y_high < y_hi):
@@ -269,7 +270,9 @@ class SegmentBus:
         on = self.r.gens_mean(self.phase + t - tg, tg)
         T = bp.period
         if self.tr is None or t >= self.settled_at:
-            past: tuple = ("o", self.r.key, round((self.phase + t) % T, 9), self.f_o)
+            # on a quiet orbit (a flat frequency) the waveform time makes no difference
+            at = 0.0 if len(self.orbit.f) == 1 else round((self.phase + t) % T, 9)
+            past: tuple = ("o", self.r.key, at, self.f_o)
         else:
             past = ("t", self.tr.key, round(t, 9), self.f_e)
         return BusState(f, y, self.load, supply, self.pd, self.pc, self.phase + t, on, self, t,

@@ -178,10 +178,28 @@ def _shape(loop: Loop) -> Loop:
                 loop.e_min, loop.e_max)
 
 
+_BASES: dict[tuple, tuple] = {}
+
+
+def _based(loop: Loop) -> tuple[Loop, list[float], list[tuple[float, tuple, tuple, tuple]]]:
+    """:func:`_shape` and its :func:`_tables`, looked up by the load's shape (every segment of
+    a run asks, for a handful of shapes)."""
+    src = loop.load
+    swing = 0 if src.is_constant else round(src.high - src.low)  # as _shape rounds it
+    key = (src.is_constant, swing, src.t_high, src.t_edge, src.period, loop.pb, loop.eta,
+           loop.e_target, loop.tau_soc, loop.e_min, loop.e_max)
+    got = _BASES.get(key)
+    if got is None:
+        if len(_BASES) > 256:
+            _BASES.clear()
+        base = _shape(loop)
+        got = _BASES[key] = (base, *_tables(base))
+    return got
+
+
 def settle(loop: Loop, e0: float, duration: float) -> LoopResult:
     """Advance the settled loop from energy e0 (J) for ``duration`` s."""
-    base = _shape(loop)
-    marks0, rows = _tables(base)
+    base, marks0, rows = _based(loop)
     low = loop.load.low
     s_lo, s_hi = loop.s_lo - low, loop.s_hi - low
     # the supply S(E) = L̄ + (E_t − E)/τ meets its clamps at these energies
