@@ -78,6 +78,11 @@ class Fleet:
         """Healthy nodes of the group the job holds."""
         return self.groups[group].job_nodes - self.deficit[group]
 
+    def counts(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(healthy nodes the job holds, healthy idle nodes), per group."""
+        held = tuple([g.job_nodes - d for g, d in zip(self.groups, self.deficit, strict=True)])
+        return held, tuple([len(f) for f in self.free])
+
     def nodes_ready(self) -> simpy.Event | None:
         """None if the job has all its nodes, else an event fired when it has them again."""
         if self.missing == 0:

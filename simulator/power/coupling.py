@@ -64,13 +64,10 @@ class PowerCoupling:
 
     # -- loads ---------------------------------------------------------------------------------
     def _counts(self, state: str) -> tuple:
-        fleet = self.fleet
-        held = tuple(fleet.held(g) for g in range(len(fleet.groups)))
-        free = tuple(len(f) for f in fleet.free)
-        return (state, held, free)
+        return (state, *self.fleet.counts())
 
-    def _load(self, state: str) -> tuple[Trapezoid, float]:
-        key = self._counts(state)
+    def _load(self, state: str, key: tuple | None = None) -> tuple[Trapezoid, float]:
+        key = self._counts(state) if key is None else key
         cached = self._loads.get(key)
         if cached is None:
             _, held, free = key
@@ -96,8 +93,8 @@ class PowerCoupling:
         self._begin(t, planned_s)
 
     def _begin(self, t: float, planned_s: float) -> None:
-        load, floor_w = self._load(self._state)
         self._key = self._counts(self._state)
+        load, floor_w = self._load(self._state, self._key)
         rest = self._load("idle")[0] if self._dark else None
         self._dark = False
         event = self.solver.begin(t, load, floor_w, planned_s, phase=self._phase, rest=rest)

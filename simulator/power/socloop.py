@@ -26,14 +26,13 @@ import bisect
 import functools
 import itertools
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from simulator.power.battery import kinks, rates
 from simulator.power.load import Trapezoid
 
 
-@dataclass
-class LoopResult:
+class LoopResult(NamedTuple):
     """The settled phase of one segment.
 
     Attributes:
@@ -50,9 +49,8 @@ class LoopResult:
     at_limit_s: float
 
 
-@dataclass(frozen=True)
-class Loop:
-    """Parameters of the settled loop (SI)."""
+class Loop(NamedTuple):
+    """Parameters of the settled loop (SI); a named tuple, built once per segment."""
 
     load: Trapezoid
     pb: float
