@@ -10,18 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from simulator.catalog import CATALOG, GpuType
+from simulator.configbase import Model
 from simulator.distributions import Distribution, Exponential, Fixed, Lognormal, Weibull
+from simulator.power.config import GpuWattsConfig, PowerConfig
 from simulator.reference import LLAMA3_SOFTWARE, LLAMA3_TABLE5, llama3_rate_per_year
-from simulator.units import USD, Hertz, HertzPerSecond, Joules, Seconds, USDPerJoule, Watts, WattsPerSecond
+from simulator.units import USD, Seconds, Watts
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _scalar_is_fixed(value: Any) -> Any:
@@ -31,7 +29,7 @@ def _scalar_is_fixed(value: Any) -> Any:
     return value
 
 
-class RepairTimeConfig(_Model):
+class RepairTimeConfig(Model):
     """How long a failed unit stays out of service (seconds).
 
     ``fixed`` takes ``value``; ``exponential`` takes ``mean``; ``lognormal`` takes ``median``
@@ -69,11 +67,11 @@ class RepairTimeConfig(_Model):
 RepairTime = Annotated[RepairTimeConfig, BeforeValidator(_scalar_is_fixed)]
 
 
-class WeibullShape(_Model):
+class WeibullShape(Model):
     shape: float = Field(gt=0, description="Weibull shape k (<1: infant mortality)")
 
 
-class WeibullSpec(_Model):
+class WeibullSpec(Model):
     weibull: WeibullShape
 
 
@@ -102,7 +100,7 @@ InterFailure = Annotated[
 ]
 
 
-class FailureCause(_Model):
+class FailureCause(Model):
     """One failure cause: every unit of kind ``per`` fails at this rate, independently."""
 
     name: str = Field(min_length=1)
@@ -149,7 +147,7 @@ def llama3_causes() -> list[FailureCause]:
     ]
 
 
-class FailuresConfig(_Model):
+class FailuresConfig(Model):
     """Failure causes (default: the Llama 3 Table 5 mix) or a trace to replay."""
 
     causes: list[FailureCause] = Field(default_factory=llama3_causes)
@@ -170,17 +168,6 @@ class FailuresConfig(_Model):
         return self
 
 
-class GpuWattsConfig(_Model):
-    """Per-GPU power (W) by job state; unset levels come from the catalog (see ``levels``)."""
-
-    compute: Watts | None = Field(default=None, ge=0, description="compute phase of an iteration")
-    communication: Watts | None = Field(default=None, ge=0, description="communication phase")
-    checkpoint: Watts | None = Field(default=None, ge=0)
-    restart: Watts | None = Field(default=None, ge=0)
-    waiting: Watts | None = Field(default=None, ge=0, description="job GPUs waiting for hardware")
-    idle: Watts | None = Field(default=None, ge=0, description="powered GPUs the job does not use")
-
-
 def _check_gpus(gpu: str, gpus: int, gpus_per_node: int) -> None:
     if gpu not in CATALOG:
         raise ValueError(f"unknown gpu {gpu!r} (catalog: {', '.join(CATALOG)})")
@@ -188,7 +175,7 @@ def _check_gpus(gpu: str, gpus: int, gpus_per_node: int) -> None:
         raise ValueError(f"gpus ({gpus}) must be a multiple of gpus_per_node ({gpus_per_node})")
 
 
-class FleetGroup(_Model):
+class FleetGroup(Model):
     """One GPU type of a mixed cluster (``cluster.fleet``), with its own packaging, spares,
     failure rates (the causes' rates × ``failure_scale``) and power."""
 
@@ -218,7 +205,7 @@ class FleetGroup(_Model):
         return self.gpus // self.gpus_per_node + self.spare_nodes
 
 
-class ClusterConfig(_Model):
+class ClusterConfig(Model):
     """The installed hardware: one GPU type (``gpu``, ``gpus``, ...) or a ``fleet`` of types."""
 
     gpu: str = Field(default="h100", description=f"GPU type: {', '.join(CATALOG)}")
@@ -276,19 +263,19 @@ class ClusterConfig(_Model):
         return " + ".join(f"{g.gpus:,} × {g.gpu.upper()}" for g in self.groups)
 
 
-class CheckpointConfig(_Model):
+class CheckpointConfig(Model):
     interval: Seconds = Field(gt=0, description="compute time between checkpoints")
     write_time: Seconds = Field(default=0.0, ge=0, description="GPUs stall this long per checkpoint")
     persist_time: Seconds = Field(
         default=0.0, ge=0, description="after the write ends, until the checkpoint is recoverable")
 
 
-class RestartConfig(_Model):
+class RestartConfig(Model):
     time: Seconds = Field(ge=0, description="detection + re-initialisation + checkpoint load")
     failures_during_restart: bool = True
 
 
-class JobConfig(_Model):
+class JobConfig(Model):
     """The synchronous training job."""
 
     gpus: int | None = Field(default=None, gt=0, description="default: all of cluster.gpus")
@@ -309,145 +296,20 @@ class JobConfig(_Model):
         return self
 
 
-class EconomicsConfig(_Model):
+class EconomicsConfig(Model):
     gpu_capex: USD | None = Field(default=None, ge=0, description="per GPU; default: catalog price")
     facility_capex_per_mw: USD | None = Field(default=None, ge=0, description="per MW of IT load")
     amortization: Seconds = Field(default=4 * 365 * 86400.0, gt=0,
                                   description="period over which capex is spread (default 4 yr)")
 
 
-class WaveformConfig(_Model):
-    compute_fraction: float = Field(default=0.7, gt=0, lt=1,
-                                    description="share of an iteration at the compute level")
-    edge_time: Seconds = Field(default=0.1, ge=0, description="linear edge between the levels")
-
-
-class GridConfig(_Model):
-    """The utility tie: stiff up to its import cap; the controller holds its ramp limit."""
-
-    capacity: Watts = Field(default=0.0, ge=0, description="import cap")
-    ramp_limit: WattsPerSecond | None = Field(
-        default=None, gt=0, description="utility's limit on import change, per time (enforced: "
-                                        "the battery covers what the import may not follow yet)")
-    ramp_window: Seconds = Field(default=60.0, gt=0,
-                                 description="window over which the import change is measured")
-
-
-class GeneratorConfig(_Model):
-    """Aggregate on-site generation: dispatch limits, block-load acceptance, inertia, governor.
-
-    ``ramp_rate`` limits the dispatch setpoint (the loading rate); ``governor_ramp_rate``
-    limits the governor's fast response to frequency (fuel valve), 0.1 pu/s by default (the
-    WECC GGOV1 model's typical valve rate). Defaults: H = 3 s (IEC CIM typical machine
-    inertia), droop 4 % and governor time 0.5 s (IEC CIM typical GAST governor).
-    """
-
-    capacity: Watts = Field(default=0.0, ge=0, description="aggregate capacity (rating S)")
-    ramp_rate: WattsPerSecond = Field(default=0.5e6, gt=0,
-                                      description="ramp limit of the dispatch setpoint")
-    min_load: float = Field(default=0.2, ge=0, le=1, description="minimum stable load (fraction)")
-    max_step: float = Field(default=0.25, ge=0, le=1,
-                            description="largest block load step accepted (fraction)")
-    inertia: Seconds = Field(default=3.0, gt=0,
-                             description="aggregate inertia constant H (s) on the rating")
-    droop: float = Field(default=0.04, gt=0, le=1, description="governor droop R (pu)")
-    governor_time: Seconds = Field(default=0.5, gt=0, description="governor time constant")
-    governor_ramp_rate: WattsPerSecond | None = Field(
-        default=None, gt=0,
-        description="rate limit of the governor's response (default: 0.1 × capacity per s)")
-
-
-class ProtectionConfig(_Model):
-    """Frequency protection of the site bus.
-
-    Defaults (60 Hz; scaled with the nominal frequency otherwise): trip band 56.5-62.0 Hz
-    after 0.16 s (IEEE 1547-2018 default UF2/OF2); RoCoF 1 Hz/s over 500 ms (GB G59/G99
-    loss-of-mains setting); normal band 59.5-60.5 Hz (NERC PRC-024 continuous operation).
-    """
-
-    frequency_band: tuple[Hertz, Hertz] | None = Field(
-        default=None, description="[low, high]: outside for trip_delay trips (Hz)")
-    trip_delay: Seconds = Field(default=0.16, ge=0, description="time outside the band to trip")
-    rocof_limit: HertzPerSecond = Field(default=1.0, gt=0, description="trip above this RoCoF")
-    rocof_window: Seconds = Field(default=0.5, gt=0, description="RoCoF measurement window")
-    normal_band: tuple[Hertz, Hertz] | None = Field(
-        default=None, description="[low, high]: time outside counts as excursion (Hz)")
-
-    @model_validator(mode="after")
-    def _bands(self) -> ProtectionConfig:
-        for key in ("frequency_band", "normal_band"):
-            band = getattr(self, key)
-            if band is not None and not band[0] < band[1]:
-                raise ValueError(f"{key}: the low edge must be below the high edge")
-        return self
-
-
-class BatteryConfig(_Model):
-    count: int = Field(default=0, ge=0, description="number of units (e.g. Megapacks)")
-    unit_power: Watts = Field(default=0.979e6, ge=0)
-    unit_energy: Joules = Field(default=3916 * 3.6e6, ge=0)
-    round_trip_efficiency: float = Field(default=0.9, gt=0, le=1)
-    soc_min: float = Field(default=0.05, ge=0, le=1)
-    soc_max: float = Field(default=0.95, ge=0, le=1)
-    initial_soc: float = Field(default=0.5, ge=0, le=1)
-    soc_target: float | None = Field(default=None, ge=0, le=1, description="default: initial_soc")
-    response_time: Seconds = Field(default=0.05, ge=0)
-
-    @model_validator(mode="after")
-    def _soc(self) -> BatteryConfig:
-        if not self.soc_min < self.soc_max:
-            raise ValueError("soc_min must be below soc_max")
-        for key in ("initial_soc", "soc_target"):
-            v = getattr(self, key)
-            if v is not None and not self.soc_min <= v <= self.soc_max:
-                raise ValueError(f"{key} must lie within [soc_min, soc_max]")
-        return self
-
-
-class ControllerConfig(_Model):
-    time_constant: Seconds = Field(default=30.0, ge=0,
-                                   description="low-pass of net demand that sets the generators")
-    soc_time_constant: Seconds = Field(default=1800.0, gt=0,
-                                       description="how fast the generators restore battery SoC")
-
-
-class PowerConfig(_Model):
-    """The facility power system. All powers in W, energies in J, frequencies in Hz."""
-
-    gpu_watts: GpuWattsConfig = Field(default_factory=GpuWattsConfig)
-    node_overhead: Watts = Field(default=1500.0, ge=0, description="per node: CPUs, NICs, fans")
-    pue: float = Field(default=1.2, ge=1)
-    waveform: WaveformConfig = Field(default_factory=WaveformConfig)
-    grid: GridConfig = Field(default_factory=GridConfig)
-    generators: GeneratorConfig = Field(default_factory=GeneratorConfig)
-    battery: BatteryConfig = Field(default_factory=BatteryConfig)
-    controller: ControllerConfig = Field(default_factory=ControllerConfig)
-    protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
-    nominal_frequency: Hertz = Field(default=60.0, gt=0, description="bus frequency f0")
-    load_damping: float = Field(default=0.0, ge=0,
-                                description="load's pu power change per pu frequency, on the "
-                                            "generators' rating (0: constant-power IT load)")
-    gpu_power_floor: float = Field(default=0.0, ge=0, le=1, description="fraction of TDP")
-    trip_outage_time: Seconds = Field(default=1800.0, ge=0)
-    electricity_price: USDPerJoule | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _nominal_inside(self) -> PowerConfig:
-        f0 = self.nominal_frequency
-        for key in ("frequency_band", "normal_band"):
-            band = getattr(self.protection, key)
-            if band is not None and not band[0] < f0 < band[1]:
-                raise ValueError(f"protection.{key} must contain the nominal frequency ({f0:g} Hz)")
-        return self
-
-
-class RunConfig(_Model):
+class RunConfig(Model):
     replications: int = Field(default=20, gt=0)
     seed: int = Field(default=1, ge=0)
     horizon: Seconds = Field(default=365 * 86400.0, gt=0, description="cap on simulated wall clock")
 
 
-class Scenario(_Model):
+class Scenario(Model):
     """A whole scenario file."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")

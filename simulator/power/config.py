@@ -1,0 +1,148 @@
+"""Validated configuration of the facility power system (the scenario file's ``power`` block).
+
+Quantities accept SI numbers or strings with units (:mod:`simulator.units`) and are held as SI
+floats: W, J, s, Hz.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from simulator.configbase import Model as _Model
+from simulator.units import Hertz, HertzPerSecond, Joules, Seconds, USDPerJoule, Watts, WattsPerSecond
+
+
+class GpuWattsConfig(_Model):
+    """Per-GPU power (W) by job state; unset levels come from the catalog (see ``levels``)."""
+
+    compute: Watts | None = Field(default=None, ge=0, description="compute phase of an iteration")
+    communication: Watts | None = Field(default=None, ge=0, description="communication phase")
+    checkpoint: Watts | None = Field(default=None, ge=0)
+    restart: Watts | None = Field(default=None, ge=0)
+    waiting: Watts | None = Field(default=None, ge=0, description="job GPUs waiting for hardware")
+    idle: Watts | None = Field(default=None, ge=0, description="powered GPUs the job does not use")
+
+
+class WaveformConfig(_Model):
+    compute_fraction: float = Field(default=0.7, gt=0, lt=1,
+                                    description="share of an iteration at the compute level")
+    edge_time: Seconds = Field(default=0.1, ge=0, description="linear edge between the levels")
+
+
+class GridConfig(_Model):
+    """The utility tie: stiff up to its import cap; the controller holds its ramp limit."""
+
+    capacity: Watts = Field(default=0.0, ge=0, description="import cap")
+    ramp_limit: WattsPerSecond | None = Field(
+        default=None, gt=0, description="utility's limit on import change, per time (enforced: "
+                                        "the battery covers what the import may not follow yet)")
+    ramp_window: Seconds = Field(default=60.0, gt=0,
+                                 description="window over which the import change is measured")
+
+
+class GeneratorConfig(_Model):
+    """Aggregate on-site generation: dispatch limits, block-load acceptance, inertia, governor.
+
+    ``ramp_rate`` limits the dispatch setpoint (the loading rate); ``governor_ramp_rate``
+    limits the governor's fast response to frequency (fuel valve), 0.1 pu/s by default (the
+    WECC GGOV1 model's typical valve rate). Defaults: H = 3 s (IEC CIM typical machine
+    inertia), droop 4 % and governor time 0.5 s (IEC CIM typical GAST governor).
+    """
+
+    capacity: Watts = Field(default=0.0, ge=0, description="aggregate capacity (rating S)")
+    ramp_rate: WattsPerSecond = Field(default=0.5e6, gt=0,
+                                      description="ramp limit of the dispatch setpoint")
+    min_load: float = Field(default=0.2, ge=0, le=1, description="minimum stable load (fraction)")
+    max_step: float = Field(default=0.25, ge=0, le=1,
+                            description="largest block load step accepted (fraction)")
+    inertia: Seconds = Field(default=3.0, gt=0,
+                             description="aggregate inertia constant H (s) on the rating")
+    droop: float = Field(default=0.04, gt=0, le=1, description="governor droop R (pu)")
+    governor_time: Seconds = Field(default=0.5, gt=0, description="governor time constant")
+    governor_ramp_rate: WattsPerSecond | None = Field(
+        default=None, gt=0,
+        description="rate limit of the governor's response (default: 0.1 × capacity per s)")
+
+
+class ProtectionConfig(_Model):
+    """Frequency protection of the site bus.
+
+    Defaults (60 Hz; scaled with the nominal frequency otherwise): trip band 56.5-62.0 Hz
+    after 0.16 s (IEEE 1547-2018 default UF2/OF2); RoCoF 1 Hz/s over 500 ms (GB G59/G99
+    loss-of-mains setting); normal band 59.5-60.5 Hz (NERC PRC-024 continuous operation).
+    """
+
+    frequency_band: tuple[Hertz, Hertz] | None = Field(
+        default=None, description="[low, high]: outside for trip_delay trips (Hz)")
+    trip_delay: Seconds = Field(default=0.16, ge=0, description="time outside the band to trip")
+    rocof_limit: HertzPerSecond = Field(default=1.0, gt=0, description="trip above this RoCoF")
+    rocof_window: Seconds = Field(default=0.5, gt=0, description="RoCoF measurement window")
+    normal_band: tuple[Hertz, Hertz] | None = Field(
+        default=None, description="[low, high]: time outside counts as excursion (Hz)")
+
+    @model_validator(mode="after")
+    def _bands(self) -> ProtectionConfig:
+        for key in ("frequency_band", "normal_band"):
+            band = getattr(self, key)
+            if band is not None and not band[0] < band[1]:
+                raise ValueError(f"{key}: the low edge must be below the high edge")
+        return self
+
+
+class BatteryConfig(_Model):
+    count: int = Field(default=0, ge=0, description="number of units (e.g. Megapacks)")
+    unit_power: Watts = Field(default=0.979e6, ge=0)
+    unit_energy: Joules = Field(default=3916 * 3.6e6, ge=0)
+    round_trip_efficiency: float = Field(default=0.9, gt=0, le=1)
+    soc_min: float = Field(default=0.05, ge=0, le=1)
+    soc_max: float = Field(default=0.95, ge=0, le=1)
+    initial_soc: float = Field(default=0.5, ge=0, le=1)
+    soc_target: float | None = Field(default=None, ge=0, le=1, description="default: initial_soc")
+    response_time: Seconds = Field(default=0.05, ge=0)
+
+    @model_validator(mode="after")
+    def _soc(self) -> BatteryConfig:
+        if not self.soc_min < self.soc_max:
+            raise ValueError("soc_min must be below soc_max")
+        for key in ("initial_soc", "soc_target"):
+            v = getattr(self, key)
+            if v is not None and not self.soc_min <= v <= self.soc_max:
+                raise ValueError(f"{key} must lie within [soc_min, soc_max]")
+        return self
+
+
+class ControllerConfig(_Model):
+    time_constant: Seconds = Field(default=30.0, ge=0,
+                                   description="low-pass of net demand that sets the generators")
+    soc_time_constant: Seconds = Field(default=1800.0, gt=0,
+                                       description="how fast the generators restore battery SoC")
+
+
+class PowerConfig(_Model):
+    """The facility power system. All powers in W, energies in J, frequencies in Hz."""
+
+    gpu_watts: GpuWattsConfig = Field(default_factory=GpuWattsConfig)
+    node_overhead: Watts = Field(default=1500.0, ge=0, description="per node: CPUs, NICs, fans")
+    pue: float = Field(default=1.2, ge=1)
+    waveform: WaveformConfig = Field(default_factory=WaveformConfig)
+    grid: GridConfig = Field(default_factory=GridConfig)
+    generators: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    battery: BatteryConfig = Field(default_factory=BatteryConfig)
+    controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
+    nominal_frequency: Hertz = Field(default=60.0, gt=0, description="bus frequency f0")
+    load_damping: float = Field(default=0.0, ge=0,
+                                description="load's pu power change per pu frequency, on the "
+                                            "generators' rating (0: constant-power IT load)")
+    gpu_power_floor: float = Field(default=0.0, ge=0, le=1, description="fraction of TDP")
+    trip_outage_time: Seconds = Field(default=1800.0, ge=0)
+    electricity_price: USDPerJoule | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _nominal_inside(self) -> PowerConfig:
+        f0 = self.nominal_frequency
+        for key in ("frequency_band", "normal_band"):
+            band = getattr(self.protection, key)
+            if band is not None and not band[0] < f0 < band[1]:
+                raise ValueError(f"protection.{key} must contain the nominal frequency ({f0:g} Hz)")
+        return self
