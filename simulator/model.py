@@ -226,10 +226,12 @@ def _power_fields(scenario: Scenario, pm: PowerMetrics, wall_s: float) -> dict[s
         "rocof_max_hz_per_s": pm.rocof_max_hz_s,
         "frequency_excursion_hours": pm.excursion_s / HOURS,
         "oscillation_amplitude_hz": pm.oscillation_hz,
+        "oscillation_violation_hours": pm.band_violation_s / HOURS,
         "grid_ramp_violations": float(pm.grid_ramp_violations),
         "generator_oscillation_hours": pm.generator_oscillation_s / HOURS,
         "soc_limit_hours": pm.soc_limit_s / HOURS,
         "floor_energy_mwh": pm.floor_energy_j / mwh,
         "energy_cost_usd": pm.energy_j * price if price is not None else math.nan,
         "power_trips_by_reason": dict(sorted(pm.trips_by_reason.items())),
+        "oscillation_band_mw": {k: v / 1e6 for k, v in pm.band_peak_w.items()},
     }

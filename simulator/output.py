@@ -26,7 +26,7 @@ from simulator.analytic import Analytic
 from simulator.model import Timeline
 from simulator.power.plant import SEGMENT_COLUMNS, SegmentLog
 from simulator.records import METRICS, ReplicationRecord
-from simulator.stats import summarize, summarize_causes
+from simulator.stats import estimate, summarize, summarize_causes
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -83,6 +83,11 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
         summary["power_trips_by_reason"] = {
             c: e.to_dict() for c, e in summarize_causes(records, "power_trips_by_reason",
                                                         REASONS).items()}
+    bands = sorted({k for r in records for k in r.oscillation_band_mw})
+    if bands:
+        summary["oscillation_band_mw"] = {
+            k: estimate(r.oscillation_band_mw.get(k, 0.0) for r in records).to_dict()
+            for k in bands}
     summary["completed_fraction"] = sum(r.completed for r in records) / len(records)
     summary["analytic"] = analytic.to_dict()
     events = sum(r.events for r in records)

@@ -38,6 +38,7 @@ METRICS: dict[str, str] = {
     "rocof_max_hz_per_s": "Hz/s",
     "frequency_excursion_hours": "h",
     "oscillation_amplitude_hz": "Hz",
+    "oscillation_violation_hours": "h",
     "grid_ramp_violations": "count",
     "generator_oscillation_hours": "h",
     "soc_limit_hours": "h",
@@ -48,7 +49,8 @@ METRICS: dict[str, str] = {
 POWER_METRICS = ("energy_mwh", "peak_facility_mw", "battery_peak_mw", "battery_throughput_mwh",
                  "battery_cycles", "unserved_mwh", "power_trips", "frequency_max_deviation_hz",
                  "frequency_nadir_hz", "frequency_peak_hz", "rocof_max_hz_per_s",
-                 "frequency_excursion_hours", "oscillation_amplitude_hz", "grid_ramp_violations",
+                 "frequency_excursion_hours", "oscillation_amplitude_hz",
+                 "oscillation_violation_hours", "grid_ramp_violations",
                  "generator_oscillation_hours", "soc_limit_hours", "floor_energy_mwh",
                  "energy_cost_usd", "exaflops_per_busd_capex_per_mw")
 LEDGER = ("productive_hours", "checkpoint_hours", "lost_work_hours", "restart_hours",
@@ -95,6 +97,7 @@ class ReplicationRecord:
     rocof_max_hz_per_s: float = math.nan
     frequency_excursion_hours: float = math.nan
     oscillation_amplitude_hz: float = math.nan
+    oscillation_violation_hours: float = math.nan
     grid_ramp_violations: float = math.nan
     generator_oscillation_hours: float = math.nan
     soc_limit_hours: float = math.nan
@@ -102,6 +105,7 @@ class ReplicationRecord:
     energy_cost_usd: float = math.nan
     interruptions_by_cause: dict[str, int] = field(default_factory=dict)
     power_trips_by_reason: dict[str, int] = field(default_factory=dict)
+    oscillation_band_mw: dict[str, float] = field(default_factory=dict)
     events: int = 0
     sim_seconds: float = 0.0
 
@@ -111,7 +115,8 @@ class ReplicationRecord:
     def flat(self, causes: list[str]) -> dict[str, Any]:
         """CSV row: scalar fields plus one ``interruptions.<cause>`` column per cause."""
         row = {k: v for k, v in asdict(self).items()
-               if k not in ("interruptions_by_cause", "power_trips_by_reason")}
+               if k not in ("interruptions_by_cause", "power_trips_by_reason",
+                            "oscillation_band_mw")}
         for c in causes:
             row[f"interruptions.{c}"] = self.interruptions_by_cause.get(c, 0)
         if not math.isnan(self.power_trips):
@@ -119,4 +124,6 @@ class ReplicationRecord:
 
             for reason in REASONS:
                 row[f"power_trips.{reason}"] = self.power_trips_by_reason.get(reason, 0)
+        for key, mw in self.oscillation_band_mw.items():
+            row[f"oscillation_band_mw.{key}"] = mw
         return row

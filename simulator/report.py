@@ -71,6 +71,7 @@ _ROWS: list[tuple[str, str, str | None]] = [
     ("frequency_peak_hz", "frequency peak Δf (Hz)", None),
     ("rocof_max_hz_per_s", "largest RoCoF (Hz/s)", None),
     ("oscillation_amplitude_hz", "iteration oscillation (Hz, amplitude)", None),
+    ("oscillation_violation_hours", "band limit exceeded (h)", None),
     ("frequency_excursion_hours", "outside the normal band (h)", None),
     ("unserved_mwh", "unserved energy (MWh)", None),
     ("grid_ramp_violations", "grid ramp-limit exceedances", None),
@@ -97,6 +98,9 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
             continue  # a metric that does not apply to this scenario
         ci = f"[{_fmt(est['ci95_low'])}, {_fmt(est['ci95_high'])}]"
         table.add_row(label, _fmt(est["mean"]), ci, _fmt(a[akey]) if akey else "")
+    for key, est in (summary.get("oscillation_band_mw") or {}).items():
+        table.add_row(f"{key} (MW, largest harmonic)", _fmt(est["mean"]),
+                      _ci(est["ci95_low"], est["ci95_high"]), "")
     console.print(table)
     reasons = summary.get("power_trips_by_reason") or {}
     tripped = {k: v["mean"] for k, v in reasons.items() if v["mean"]}

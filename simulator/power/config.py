@@ -6,10 +6,22 @@ floats: W, J, s, Hz.
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from simulator.configbase import Model as _Model
-from simulator.units import Hertz, HertzPerSecond, Joules, Seconds, USDPerJoule, Watts, WattsPerSecond
+from simulator.units import (
+    Hertz,
+    HertzPerSecond,
+    Joules,
+    Seconds,
+    UnitError,
+    USDPerJoule,
+    Watts,
+    WattsPerSecond,
+    to_watts,
+)
 
 
 class GpuWattsConfig(_Model):
@@ -118,6 +130,69 @@ class ControllerConfig(_Model):
                                        description="how fast the generators restore battery SoC")
 
 
+class LimitConfig(_Model):
+    """A limit on a band amplitude: ``watts`` (W) or ``percent`` of the segment's peak facility
+    load. In a scenario file: ``5 MW`` or ``1 %`` (a plain number is W)."""
+
+    watts: float | None = Field(default=None, ge=0)
+    percent: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> LimitConfig:
+        if (self.watts is None) == (self.percent is None):
+            raise ValueError("give the limit in W (e.g. '5 MW') or as a percent (e.g. '1 %')")
+        return self
+
+
+def _limit(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        number = value.strip()[:-1].strip()
+        try:
+            return {"percent": float(number)}
+        except ValueError as exc:
+            raise UnitError(f"cannot read {value!r} as a percent") from exc
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return {"watts": to_watts(value)}
+    return value
+
+
+Limit = Annotated[LimitConfig, BeforeValidator(_limit), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "string"}],
+     "description": "limit: W, a power such as '5 MW', or a percent of peak load such as '1 %'"})]
+
+
+class BandConfig(_Model):
+    """A screening band of the sources' power spectrum (Hz) and its limit."""
+
+    low: Hertz = Field(gt=0, description="lowest frequency of the band")
+    high: Hertz = Field(gt=0, description="highest frequency of the band")
+    limit: Limit | None = Field(default=None, description="largest harmonic amplitude allowed "
+                                                          "(none: the band is reported only)")
+
+    @model_validator(mode="after")
+    def _order(self) -> BandConfig:
+        if not self.low < self.high:
+            raise ValueError("low must be below high")
+        return self
+
+
+def _default_bands() -> list[BandConfig]:
+    # the band named by Choukse et al., "Power Stabilization for AI Training Datacenters"
+    # (arXiv 2508.14318); the 1 % limit is an estimate (utilities set their own)
+    return [BandConfig(low=0.1, high=20.0, limit=LimitConfig(percent=1.0))]
+
+
+class ScreeningConfig(_Model):
+    """Oscillation screening of what the grid and the generators carry, band by band.
+
+    Default: 0.1-20 Hz (the band Choukse et al. 2025, arXiv 2508.14318, name as the one that
+    excites grid and turbine equipment) with a limit of 1 % of peak load (an estimate: limits
+    are set per interconnection). ``bands: []`` turns screening off.
+    """
+
+    bands: list[BandConfig] = Field(default_factory=_default_bands)
+
+
 class PowerConfig(_Model):
     """The facility power system. All powers in W, energies in J, frequencies in Hz."""
 
@@ -129,6 +204,7 @@ class PowerConfig(_Model):
     generators: GeneratorConfig = Field(default_factory=GeneratorConfig)
     battery: BatteryConfig = Field(default_factory=BatteryConfig)
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    screening: ScreeningConfig = Field(default_factory=ScreeningConfig)
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
     nominal_frequency: Hertz = Field(default=60.0, gt=0, description="bus frequency f0")
     load_damping: float = Field(default=0.0, ge=0,

@@ -26,6 +26,7 @@ from simulator.power.bus import Bus, BusState, SegmentBus
 from simulator.power.dispatch import SETTLED_REL, Supply, hold, trajectory
 from simulator.power.load import Trapezoid
 from simulator.power.plantparams import PlantParams
+from simulator.power.screening import Screener
 from simulator.power.socloop import Loop, settle
 
 _SOC_TOL_J = 1.0
@@ -51,6 +52,8 @@ class PowerMetrics:
     rocof_max_hz_s: float = 0.0
     excursion_s: float = 0.0
     oscillation_hz: float = 0.0
+    band_peak_w: dict[str, float] = field(default_factory=dict)  # "source band" -> W
+    band_violation_s: float = 0.0
 
     @property
     def trips(self) -> int:
@@ -83,6 +86,10 @@ class EventSolver:
         self._grid_history: list[tuple[float, float]] = [(-math.inf, 0.0)]
         self._limit_at: float | None = None
         self._last_tie = (0.0, 0.0)
+        self.screener = Screener(params.bands, params.grid_cap > 0, params.gen_cap > 0) \
+            if params.bands else None
+        if self.screener is not None:
+            self.metrics.band_peak_w = self.screener.zeros()
 
     # -- dispatch -----------------------------------------------------------------------------
     def soc_request(self, stored_j: float) -> float:
@@ -268,6 +275,10 @@ class EventSolver:
             peak = max(load.high - min(s0, s1), max(s0, s1) - load.low, 0.0)
             m.battery_peak_w = max(m.battery_peak_w, min(peak, p.bat_power))
         self._advance_dispatch(dt)
+        if self.screener is not None and not load.is_constant:
+            r = seg.r
+            m.band_violation_s += self.screener.book(m.band_peak_w, seg.load, r.tie, r.gens,
+                                                     r.memo, load.high, dt)
         # frequency
         lo, hi, exc, roc = seg.metrics(dt, m.rocof_max_hz_s)
         m.frequency_low_hz = min(m.frequency_low_hz, lo)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from simulator.config import PowerConfig
 from simulator.power.arcs import FrequencyParams
+from simulator.power.config import BandConfig, PowerConfig
 from simulator.power.dispatch import Merit
 from simulator.power.protection import Protection
 from simulator.power.residual import BusParams
+from simulator.power.screening import Band
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class PlantParams:
     tau_soc: float
     period: float
     protection: Protection
+    bands: tuple[Band, ...] = ()  # oscillation screening
 
     @staticmethod
     def from_config(cfg: PowerConfig, iteration_s: float) -> PlantParams:
@@ -88,6 +90,7 @@ class PlantParams:
                 rocof_limit=p.rocof_limit, rocof_window=p.rocof_window,
                 normal_lo=normal[0] - f0, normal_hi=normal[1] - f0,
                 block_step=g.max_step * g.capacity, step_window=g.governor_time),
+            bands=tuple(_band(b) for b in cfg.screening.bands),
         )
 
     @property
@@ -106,3 +109,9 @@ class PlantParams:
         return BusParams(period=self.period, grid_cap=self.grid_cap, bat_power=self.bat_power,
                          delay=self.response_s, gen_cap=self.gen_cap, gen_min=self.gen_min,
                          freq=self.frequency, prot=self.protection, grid_window=self.grid_window)
+
+
+def _band(b: BandConfig) -> Band:
+    lim = b.limit
+    return Band(b.low, b.high, lim.watts if lim is not None else None,
+                lim.percent / 100.0 if lim is not None and lim.percent is not None else None)

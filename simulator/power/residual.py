@@ -70,22 +70,22 @@ class Residual:
     sustained_rise: float = 0.0
     runs: tuple[float, float] = (0.0, 0.0)
     orbit: Orbit | None = None
-    _memo: dict = field(default_factory=dict, repr=False)
+    memo: dict = field(default_factory=dict, repr=False)  # what is computed of it once
 
     @property
     def tie_range(self) -> tuple[float, float]:
         """(lowest, highest) the tie's fast share reaches (W); asked at every segment start."""
-        got = self._memo.get("tie_range")
+        got = self.memo.get("tie_range")
         if got is None:
-            got = self._memo["tie_range"] = (self.tie.low, self.tie.high)
+            got = self.memo["tie_range"] = (self.tie.low, self.tie.high)
         return got
 
     def tie_rise(self, window: float) -> float:
         """Largest change of the tie's fast share over ``window`` s (W)."""
         key = ("tie", window)
-        if key not in self._memo:
-            self._memo[key] = self.tie.rise_within(window)
-        return self._memo[key]
+        if key not in self.memo:
+            self.memo[key] = self.tie.rise_within(window)
+        return self.memo[key]
 
     def gens_mean(self, start: float, span: float) -> float:
         """Mean load on the generators over [start, start + span] (W)."""
@@ -94,9 +94,9 @@ class Residual:
         if len(self.gens.x) == 1 and self.gens.left_v[0] == self.gens.right_v[0]:
             return self.gens.right_v[0]  # a constant (most segments): no memo needed
         key = ("avg", round(start % self.gens.period, 9), span)
-        got = self._memo.get(key)
+        got = self.memo.get(key)
         if got is None:
-            got = self._memo[key] = self.gens.integral(start, span) / span
+            got = self.memo[key] = self.gens.integral(start, span) / span
         return got
 
 
