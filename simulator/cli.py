@@ -149,7 +149,8 @@ def run(
 
 def _draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: float,
               scenario: Scenario, rows: list) -> None:
-    from simulator.plots import draw_ledger, draw_power_timeline, draw_timeline
+    from simulator.plots import draw_ledger, draw_timeline
+    from simulator.powerplots import draw_power_timeline, draw_spectrum
 
     draw_ledger(summary, out_dir / "ledger.png")
     end_s = end_days * 86400.0
@@ -158,13 +159,29 @@ def _draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: f
         draw_timeline(changes, end_s, out_dir / "timeline.png", f"{title}, job state")
         return
     from simulator.power.plant import PlantParams
-    from simulator.power.windows import pick_windows, solve_window
+    from simulator.power.screening import harmonics_needed
+    from simulator.power.windows import (
+        HIGH,
+        T,
+        longest_compute,
+        pick_windows,
+        segment_spectra,
+        solve_window,
+    )
 
     params = PlantParams.from_config(scenario.power, scenario.job.iteration_time)
     windows = [solve_window(params, rows, a, b, label)
                for label, a, b in pick_windows(rows, end_s)]
     draw_power_timeline(changes, rows, windows, end_s, out_dir / "timeline.png",
                         f"{title}: job state, facility power and sources")
+    k = longest_compute(rows, end_s)
+    if k is not None and params.bands:
+        n = max(harmonics_needed(params.bands, params.period), 1)
+        row = rows[k]
+        draw_spectrum(segment_spectra(params, row, n), params.bands, row[HIGH],
+                      out_dir / "spectrum.png",
+                      f"{title}: spectrum of the longest compute segment "
+                      f"({row[T] / 3600:.1f} h), as the sources carry it")
 
 
 def _json_safe(data: Any) -> Any:
@@ -457,7 +474,7 @@ def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> N
     seg_path = result_dir / "power_segments.csv"
     rows = read_segments(seg_path) if seg_path.exists() else []
     _draw_run(result_dir, summary, changes, float(first["wall_clock_days"]), scenario, rows)
-    out.print(f"redrew {result_dir}/ledger.png and timeline.png", highlight=False)
+    out.print(f"redrew the plots in {result_dir}/", highlight=False)
 
 
 def _redraw_table(result_dir: Path, kind: str) -> None:

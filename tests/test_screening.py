@@ -122,7 +122,12 @@ def test_screening_reaches_summary_csv_and_table(tmp_path) -> None:
                                              {"low": 0.05, "high": 1, "limit": "50 MW"}]}}
     path = tmp_path / "s.yaml"
     path.write_text(json.dumps(data))
-    res = ok(invoke("run", path, "-o", tmp_path / "out", "--no-plots", "-r", 2))
+    res = ok(invoke("run", path, "-o", tmp_path / "out", "-r", 2))
+    spectrum = tmp_path / "out" / "spectrum.png"
+    assert spectrum.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    spectrum.unlink()
+    ok(invoke("plot", tmp_path / "out"))  # redrawn from the files
+    assert spectrum.exists()
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     bands = summary["oscillation_band_mw"]
     assert set(bands) == {f"{s} {b}" for s in ("facility", "grid", "generators")

@@ -1,14 +1,19 @@
-"""Windows of a run re-solved with the fine-step solver: around a failure, a checkpoint and
-the end of a restart, starting from the plant state the event-level solver logged."""
+"""Windows of a run re-solved with the fine-step solver (around a failure, a checkpoint and
+the end of a restart, starting from the plant state the event-level solver logged), and the
+spectrum of a logged compute segment."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from simulator.power.bus import Bus
 from simulator.power.finestep import FineResult, FineSegment, FineStart, simulate_window
 from simulator.power.load import Trapezoid
 from simulator.power.plant import PlantParams
+from simulator.power.screening import harmonics
 
 # columns of a segment-log row (see simulator.power.plant.SEGMENT_COLUMNS)
 T, STATE, LOW, HIGH, T_HIGH, T_EDGE, PERIOD, PHASE, GEN, FILT, GRID, ENERGY, FREQ, GOV = range(14)
@@ -82,3 +87,31 @@ def solve_window(params: PlantParams, rows: Sequence[tuple], start_s: float, end
     result = simulate_window(params, segments, start_of(rows, first), dt=dt, stop_at_trip=False,
                              keep_every=5, protect=False)
     return Window(label, start_s, end_s, rows[first][T], result)
+
+
+def longest_compute(rows: Sequence[tuple], end_s: float) -> int | None:
+    """Index of the longest segment with an iteration swing (None if there is none)."""
+    best, best_len = None, 0.0
+    for k, row in enumerate(rows):
+        t1 = rows[k + 1][T] if k + 1 < len(rows) else end_s
+        if row[HIGH] > row[LOW] and t1 - row[T] > best_len:
+            best, best_len = k, t1 - row[T]
+    return best
+
+
+def segment_spectra(params: PlantParams, row: tuple, harmonics_n: int
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(frequencies Hz, amplitudes W) of the facility load and of what the grid tie and the
+    generators carry of it in a logged segment, as the event-level solver splits it."""
+    load = _load(row)
+    bus = Bus(params.bus)
+    tol = 1.0
+    pd = params.bat_power if row[ENERGY] > params.e_min + tol else 0.0
+    pc = params.bat_power if row[ENERGY] < params.e_max - tol else 0.0
+    r = bus.residual(load, row[GRID], row[GEN], pd, pc)
+    out = {"facility": harmonics(bus.load_pwl(load), harmonics_n)}
+    if params.grid_cap > 0:
+        out["grid"] = harmonics(r.tie, harmonics_n)
+    if params.gen_cap > 0:
+        out["generators"] = harmonics(r.gens, harmonics_n)
+    return out
