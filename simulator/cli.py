@@ -158,7 +158,7 @@ def _draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: f
     if scenario.power is None or not rows:
         draw_timeline(changes, end_s, out_dir / "timeline.png", f"{title}, job state")
         return
-    from simulator.power.plant import PlantParams
+    from simulator.power.coupling import plant_params
     from simulator.power.screening import harmonics_needed
     from simulator.power.windows import (
         HIGH,
@@ -169,7 +169,7 @@ def _draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: f
         solve_window,
     )
 
-    params = PlantParams.from_config(scenario.power, scenario.job.iteration_time)
+    params = plant_params(scenario)
     windows = [solve_window(params, rows, a, b, label)
                for label, a, b in pick_windows(rows, end_s)]
     draw_power_timeline(changes, rows, windows, end_s, out_dir / "timeline.png",

@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from simulator.catalog import CATALOG, GpuType
 from simulator.configbase import Model
 from simulator.distributions import Distribution, Exponential, Fixed, Lognormal, Weibull
-from simulator.power.config import GpuWattsConfig, PowerConfig
+from simulator.power.config import GpuWattsConfig, PowerConfig, SmoothingConfig
 from simulator.reference import LLAMA3_SOFTWARE, LLAMA3_TABLE5, llama3_rate_per_year
 from simulator.units import USD, Seconds, Watts
 
@@ -190,6 +190,8 @@ class FleetGroup(Model):
         default=None, description="per-GPU W by state; default power.gpu_watts, then the catalog")
     node_overhead: Watts | None = Field(default=None, ge=0,
                                         description="per node; default power.node_overhead")
+    smoothing: SmoothingConfig | None = Field(
+        default=None, description="GPU-side smoothing of this type; default power.smoothing")
 
     @model_validator(mode="after")
     def _check(self) -> FleetGroup:

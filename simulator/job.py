@@ -7,7 +7,9 @@ spare pool is empty, then ``restart``\\s. Planned interruptions are taken at che
 boundaries and cost a restart only.
 
 The time ledger (seconds) always sums to the elapsed wall clock:
-``productive + checkpoint + lost_work + restart + waiting + outage``.
+``productive + throttled + checkpoint + lost_work + restart + waiting + outage``. Compute runs
+at ``compute_rate`` work-seconds per second (below 1 when power smoothing costs throughput);
+``throttled`` is the compute time that slowdown costs, so productive time counts work done.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class JobParams:
         outage_s: how long a power trip keeps the site dark.
         failures_during_restart: whether failures can interrupt a restart.
         planned_per_s: planned interruptions per second of wall clock.
+        compute_rate: work-seconds done per second of compute (1: full speed).
     """
 
     work_s: float
@@ -62,13 +65,15 @@ class JobParams:
     failures_during_restart: bool
     planned_per_s: float
     outage_s: float = 0.0
+    compute_rate: float = 1.0
 
 
 @dataclass
 class Ledger:
     """Where the wall-clock time went (seconds)."""
 
-    compute: float = 0.0  # all compute, later split into productive and lost
+    compute: float = 0.0  # all compute, later split into productive, throttled and lost
+    throttled: float = 0.0  # compute time a slowdown cost (rate below 1)
     checkpoint: float = 0.0
     lost_work: float = 0.0
     restart: float = 0.0
@@ -77,7 +82,7 @@ class Ledger:
 
     @property
     def productive(self) -> float:
-        return self.compute - self.lost_work
+        return self.compute - self.lost_work - self.throttled
 
 
 @dataclass
@@ -130,7 +135,7 @@ class Job:
     # -- the state machine ------------------------------------------------------------------
     def _run(self):
         """One flat loop (no nested generators: this is the hot path of every replication)."""
-        env, p, led = self.env, self.params, self.ledger
+        env, p = self.env, self.params
         timeout, interrupt_type, probe, power = env.timeout, simpy.Interrupt, self.on_state, self.power
         state, since_ckpt = COMPUTE, 0.0
         while True:
@@ -140,7 +145,8 @@ class Job:
                 probe(start, state, self.progress_s)
             cause = None
             if state is COMPUTE:
-                duration = min(p.interval_s - since_ckpt, p.work_s - self.progress_s)
+                duration = min(p.interval_s - since_ckpt,
+                               (p.work_s - self.progress_s) / p.compute_rate)
             elif state is CHECKPOINT:
                 duration = p.write_s
             elif state is RESTART:
@@ -162,8 +168,7 @@ class Job:
             # of float clock readings, so progress lands exactly on checkpoint boundaries
             elapsed = env.now - start if cause is not None or duration < 0 else duration
             if state is COMPUTE:
-                led.compute += elapsed
-                self.progress_s += elapsed
+                self._book(COMPUTE, elapsed)
                 since_ckpt += elapsed
             else:
                 self._book(state, elapsed)
@@ -206,8 +211,10 @@ class Job:
         """Add time spent in ``state`` to the ledger."""
         led = self.ledger
         if state == COMPUTE:
+            rate = self.params.compute_rate
             led.compute += elapsed
-            self.progress_s += elapsed
+            self.progress_s += elapsed * rate
+            led.throttled += elapsed * (1.0 - rate)
         elif state == CHECKPOINT:
             led.checkpoint += elapsed
         elif state == RESTART:

@@ -22,6 +22,7 @@ from simulator.fleet import Fleet
 from simulator.job import Job, JobParams
 from simulator.layout import layout
 from simulator.power.coupling import PowerCoupling
+from simulator.power.load import MECHANISMS
 from simulator.power.plant import PowerMetrics, SegmentLog
 from simulator.records import ReplicationRecord
 
@@ -65,7 +66,18 @@ def job_params(scenario: Scenario) -> JobParams:
         failures_during_restart=j.restart.failures_during_restart,
         planned_per_s=j.planned_interruptions_per_day / DAYS,
         outage_s=scenario.power.trip_outage_time if scenario.power is not None else 0.0,
+        compute_rate=1.0 / (1.0 + _throughput_cost(scenario)),
     )
+
+
+def _throughput_cost(scenario: Scenario) -> float:
+    """Fraction of compute throughput the power smoothing costs (0 without power)."""
+    if scenario.power is None:
+        return 0.0
+    from simulator.power.load import LoadModel
+
+    return LoadModel(scenario.power, scenario.cluster.groups,
+                     scenario.job.iteration_time).throughput_cost
 
 
 @dataclass
@@ -187,6 +199,7 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
         effective_mfu=eff_mfu,
         work_done_fraction=min(job.progress_s / scenario.work_seconds, 1.0),
         productive_hours=productive / HOURS,
+        throttled_hours=led.throttled / HOURS,
         checkpoint_hours=led.checkpoint / HOURS,
         lost_work_hours=led.lost_work / HOURS,
         restart_hours=led.restart / HOURS,
@@ -231,6 +244,8 @@ def _power_fields(scenario: Scenario, pm: PowerMetrics, wall_s: float) -> dict[s
         "generator_oscillation_hours": pm.generator_oscillation_s / HOURS,
         "soc_limit_hours": pm.soc_limit_s / HOURS,
         "floor_energy_mwh": pm.floor_energy_j / mwh,
+        "smoothing_energy_mwh": {k: pm.smoothing_energy_j.get(k, 0.0) / mwh
+                                 for k in MECHANISMS},
         "energy_cost_usd": pm.energy_j * price if price is not None else math.nan,
         "power_trips_by_reason": dict(sorted(pm.trips_by_reason.items())),
         "oscillation_band_mw": {k: v / 1e6 for k, v in pm.band_peak_w.items()},

@@ -88,6 +88,10 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
         summary["oscillation_band_mw"] = {
             k: estimate(r.oscillation_band_mw.get(k, 0.0) for r in records).to_dict()
             for k in bands}
+    if any(r.smoothing_energy_mwh for r in records):
+        summary["smoothing_energy_mwh"] = {
+            k: estimate(r.smoothing_energy_mwh.get(k, 0.0) for r in records).to_dict()
+            for k in sorted({k for r in records for k in r.smoothing_energy_mwh})}
     summary["completed_fraction"] = sum(r.completed for r in records) / len(records)
     summary["analytic"] = analytic.to_dict()
     events = sum(r.events for r in records)

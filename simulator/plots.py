@@ -24,8 +24,8 @@ STATE_COLORS = {
     "outage": "#7f7f7f",
     "done": "#ffffff",
 }
-LEDGER_COLORS = dict(zip(LEDGER, ["#2ca02c", "#1f77b4", "#9467bd", "#ff7f0e", "#d62728",
-                                  "#7f7f7f"], strict=True))
+LEDGER_COLORS = dict(zip(LEDGER, ["#2ca02c", "#bcbd22", "#1f77b4", "#9467bd", "#ff7f0e",
+                                  "#d62728", "#7f7f7f"], strict=True))
 
 
 def _save(fig: Any, path: Path) -> None:

@@ -14,6 +14,7 @@ METRICS: dict[str, str] = {
     "effective_mfu": "fraction",
     "work_done_fraction": "fraction",
     "productive_hours": "h",
+    "throttled_hours": "h",
     "checkpoint_hours": "h",
     "lost_work_hours": "h",
     "restart_hours": "h",
@@ -53,7 +54,7 @@ POWER_METRICS = ("energy_mwh", "peak_facility_mw", "battery_peak_mw", "battery_t
                  "oscillation_violation_hours", "grid_ramp_violations",
                  "generator_oscillation_hours", "soc_limit_hours", "floor_energy_mwh",
                  "energy_cost_usd", "exaflops_per_busd_capex_per_mw")
-LEDGER = ("productive_hours", "checkpoint_hours", "lost_work_hours", "restart_hours",
+LEDGER = ("productive_hours", "throttled_hours", "checkpoint_hours", "lost_work_hours", "restart_hours",
           "waiting_hours", "outage_hours")
 
 
@@ -73,6 +74,7 @@ class ReplicationRecord:
     effective_mfu: float
     work_done_fraction: float
     productive_hours: float
+    throttled_hours: float
     checkpoint_hours: float
     lost_work_hours: float
     restart_hours: float
@@ -106,6 +108,7 @@ class ReplicationRecord:
     interruptions_by_cause: dict[str, int] = field(default_factory=dict)
     power_trips_by_reason: dict[str, int] = field(default_factory=dict)
     oscillation_band_mw: dict[str, float] = field(default_factory=dict)
+    smoothing_energy_mwh: dict[str, float] = field(default_factory=dict)
     events: int = 0
     sim_seconds: float = 0.0
 
@@ -116,7 +119,7 @@ class ReplicationRecord:
         """CSV row: scalar fields plus one ``interruptions.<cause>`` column per cause."""
         row = {k: v for k, v in asdict(self).items()
                if k not in ("interruptions_by_cause", "power_trips_by_reason",
-                            "oscillation_band_mw")}
+                            "oscillation_band_mw", "smoothing_energy_mwh")}
         for c in causes:
             row[f"interruptions.{c}"] = self.interruptions_by_cause.get(c, 0)
         if not math.isnan(self.power_trips):
@@ -126,4 +129,6 @@ class ReplicationRecord:
                 row[f"power_trips.{reason}"] = self.power_trips_by_reason.get(reason, 0)
         for key, mw in self.oscillation_band_mw.items():
             row[f"oscillation_band_mw.{key}"] = mw
+        for key, mwh in self.smoothing_energy_mwh.items():
+            row[f"smoothing_energy_mwh.{key}"] = mwh
         return row

@@ -53,6 +53,7 @@ _ROWS: list[tuple[str, str, str | None]] = [
     ("interruptions", "unexpected interruptions", "expected_interruptions"),
     ("planned_interruptions", "planned interruptions", None),
     ("productive_hours", "productive (h)", None),
+    ("throttled_hours", "throttled by smoothing (h)", None),
     ("checkpoint_hours", "checkpoint (h)", None),
     ("lost_work_hours", "lost work (h)", None),
     ("restart_hours", "restart (h)", None),
@@ -98,6 +99,10 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
             continue  # a metric that does not apply to this scenario
         ci = f"[{_fmt(est['ci95_low'])}, {_fmt(est['ci95_high'])}]"
         table.add_row(label, _fmt(est["mean"]), ci, _fmt(a[akey]) if akey else "")
+    for key, est in (summary.get("smoothing_energy_mwh") or {}).items():
+        if est["mean"]:
+            table.add_row(f"smoothing energy: {key} (MWh)", _fmt(est["mean"]),
+                          _ci(est["ci95_low"], est["ci95_high"]), "")
     for key, est in (summary.get("oscillation_band_mw") or {}).items():
         table.add_row(f"{key} (MW, largest harmonic)", _fmt(est["mean"]),
                       _ci(est["ci95_low"], est["ci95_high"]), "")

@@ -132,3 +132,18 @@ def test_the_capped_grid_case_runs_37_9_hours_through_the_cli_model() -> None:
     assert r.power_trips == 1
     assert r.power_trips_by_reason == {"unserved": 1}
     assert r.lost_work_hours == pytest.approx(37.95, abs=0.05)
+
+
+def test_a_small_grid_only_site_rides_its_load_drops_on_the_tie() -> None:
+    """A 0.5-MW site on a 20-MW tie: every checkpoint drops the load by 0.28 MW, which the
+    tie takes (the import falls). The tie's room was once taken to whole MW, which left such a
+    site no room to reduce its import, and it tripped at every checkpoint."""
+    from helpers import run, scenario_dict
+
+    from simulator.config import Scenario
+
+    data = scenario_dict(mtbf_h=None, nodes=100, work="1 d", interval_min=60, write_min=1)
+    data["power"] = {"grid": {"capacity": "20 MW"}, "pue": 1.0, "node_overhead": 0}
+    r = run(Scenario.model_validate(data), 1)[0]
+    assert r.power_trips == 0
+    assert r.completed and r.wall_clock_days * 24 == pytest.approx(24 + 24 / 60, rel=1e-9)

@@ -16,7 +16,6 @@ from simulator.power.load import Trapezoid
 from simulator.power.pieces import snap
 from simulator.power.residual import (
     CACHE_SOLUTIONS,
-    TIE_Q,
     TOL_W,
     BusParams,
     Lru,
@@ -52,7 +51,7 @@ class Bus:
         bp = self.bp
         # the tie's bounds to 1 MW (cache hits; the supply level itself stays exact)
         supply = grid + gens
-        grid = snap(grid, TIE_Q)
+        grid = snap(grid, bp.tie_q)
         if load.is_constant:
             # everything is a constant: the split in closed form, keyed by its result
             c = load.low - supply
@@ -141,8 +140,8 @@ class Bus:
         r = self.residual(load, grid, gens, pd, pc)
         drift = dispatch_drift(self.bp, load, r, pd, pc, path, horizon, TRANSIENT_MAX_S * 10) \
             if path is not None else []
-        return SegmentBus(self, r, self.load_pwl(load), phase, snap(grid, TIE_Q), gens, pd, pc,
-                          before, horizon, grid + gens, drift, path)
+        return SegmentBus(self, r, self.load_pwl(load), phase, snap(grid, self.bp.tie_q), gens,
+                          pd, pc, before, horizon, grid + gens, drift, path)
 
 
 def _phase_key(load: Pwl, phase: float, period: float) -> float:

@@ -130,6 +130,26 @@ class ControllerConfig(_Model):
                                        description="how fast the generators restore battery SoC")
 
 
+class SmoothingConfig(_Model):
+    """GPU-side smoothing of the iteration swing, per GPU (a fleet group may set its own).
+
+    ``ramp_up``/``ramp_down`` limit how fast a GPU's power rises or falls (W/s, e.g.
+    ``2 kW/s``; GB300-style power smoothing); ``damper`` holds that fraction of TDP during
+    communication phases with dummy work, at a ``damper_throughput_cost`` (fraction of compute
+    throughput, lengthening the job). The power floor is ``power.gpu_power_floor``.
+    """
+
+    ramp_up: WattsPerSecond | None = Field(default=None, gt=0,
+                                           description="fastest rise of a GPU's power (W/s)")
+    ramp_down: WattsPerSecond | None = Field(default=None, gt=0,
+                                             description="fastest fall of a GPU's power (W/s)")
+    damper: float | None = Field(default=None, gt=0, le=1,
+                                 description="fraction of TDP held during communication")
+    damper_throughput_cost: float = Field(default=0.0, ge=0, lt=1,
+                                          description="fraction of compute throughput the "
+                                                      "damper costs")
+
+
 class LimitConfig(_Model):
     """A limit on a band amplitude: ``watts`` (W) or ``percent`` of the segment's peak facility
     load. In a scenario file: ``5 MW`` or ``1 %`` (a plain number is W)."""
@@ -205,6 +225,7 @@ class PowerConfig(_Model):
     battery: BatteryConfig = Field(default_factory=BatteryConfig)
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
     screening: ScreeningConfig = Field(default_factory=ScreeningConfig)
+    smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
     nominal_frequency: Hertz = Field(default=60.0, gt=0, description="bus frequency f0")
     load_damping: float = Field(default=0.0, ge=0,

@@ -22,6 +22,7 @@ import simpy
 from simulator.config import Scenario
 from simulator.fleet import Fleet
 from simulator.job import COMPUTE, DONE, OUTAGE, POWER_TRIP, Job
+from simulator.layout import layout
 from simulator.power.load import LoadModel, Trapezoid
 from simulator.power.plant import EventSolver, PlantParams, SegmentLog
 
@@ -41,7 +42,7 @@ class PowerCoupling:
         self.cfg = cfg
         self.period = scenario.job.iteration_time
         self.loads = LoadModel(cfg, scenario.cluster.groups, self.period)
-        self.solver = EventSolver(PlantParams.from_config(cfg, self.period))
+        self.solver = EventSolver(plant_params(scenario, self.loads))
         self.job: Job | None = None
         self.log = log
         self._token = 0
@@ -66,13 +67,14 @@ class PowerCoupling:
     def _counts(self, state: str) -> tuple:
         return (state, *self.fleet.counts())
 
-    def _load(self, state: str, key: tuple | None = None) -> tuple[Trapezoid, float]:
+    def _load(self, state: str, key: tuple | None = None
+              ) -> tuple[Trapezoid, tuple[float, ...]]:
         key = self._counts(state) if key is None else key
         cached = self._loads.get(key)
         if cached is None:
             _, held, free = key
             cached = self._loads[key] = (self.loads.facility(state, list(held), list(free)),
-                                         self.loads.floor_extra(state, list(held), list(free)))
+                                         self.loads.extras(state, list(held), list(free)))
         return cached
 
     # -- job segments --------------------------------------------------------------------------
@@ -94,10 +96,10 @@ class PowerCoupling:
 
     def _begin(self, t: float, planned_s: float) -> None:
         self._key = self._counts(self._state)
-        load, floor_w = self._load(self._state, self._key)
+        load, extras_w = self._load(self._state, self._key)
         rest = self._load("idle")[0] if self._dark else None
         self._dark = False
-        event = self.solver.begin(t, load, floor_w, planned_s, phase=self._phase, rest=rest)
+        event = self.solver.begin(t, load, extras_w, planned_s, phase=self._phase, rest=rest)
         if self.log is not None:
             self.log.add(t, self._state, load, self._phase, self.solver)
         self._open = True
@@ -148,3 +150,15 @@ class PowerCoupling:
         if self._open:
             self.solver.end(t)
             self._open = False
+
+
+def plant_params(scenario: Scenario, loads: LoadModel | None = None) -> PlantParams:
+    """The plant of a scenario, with its site's peak load (every node up, the job computing)."""
+    cfg = scenario.power
+    assert cfg is not None
+    period = scenario.job.iteration_time
+    loads = loads if loads is not None else LoadModel(cfg, scenario.cluster.groups, period)
+    groups = layout(scenario)
+    peak = loads.facility("compute", [g.job_nodes for g in groups],
+                          [g.nodes - g.job_nodes for g in groups]).high
+    return PlantParams.from_config(cfg, period, peak)

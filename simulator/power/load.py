@@ -11,88 +11,10 @@ from dataclasses import dataclass
 
 from simulator.catalog import GpuType
 from simulator.config import FleetGroup, GpuWattsConfig, PowerConfig
+from simulator.power.smoothing import damp, ramp_limit
+from simulator.power.trapezoid import Trapezoid
 
-
-class Trapezoid:
-    """A periodic load: ``high`` for ``t_high``, a linear fall over ``t_edge``, ``low`` for the
-    rest of the period but one more edge, then a linear rise over ``t_edge`` (W, s).
-
-    A constant load has ``low == high``. Immutable; mean and shape are precomputed because the
-    event-level solver evaluates them on every segment.
-    """
-
-    __slots__ = ("high", "is_constant", "low", "mean", "period", "t_edge", "t_high", "t_low")
-
-    def __init__(self, low: float, high: float, t_high: float = 0.0, t_edge: float = 0.0,
-                 period: float = 1.0):
-        self.low, self.high = low, high
-        self.t_high, self.t_edge, self.period = t_high, t_edge, period
-        self.is_constant = high <= low
-        self.t_low = period - t_high - 2.0 * t_edge
-        self.mean = low if self.is_constant else (
-            low + (high - low) * (t_high + t_edge) / period)
-
-    def __repr__(self) -> str:
-        return (f"Trapezoid(low={self.low!r}, high={self.high!r}, t_high={self.t_high!r}, "
-                f"t_edge={self.t_edge!r}, period={self.period!r})")
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Trapezoid) and (
-            (self.low, self.high, self.t_high, self.t_edge, self.period)
-            == (other.low, other.high, other.t_high, other.t_edge, other.period))
-
-    def __hash__(self) -> int:
-        return hash((self.low, self.high, self.t_high, self.t_edge, self.period))
-
-    @staticmethod
-    def constant(level_w: float) -> Trapezoid:
-        return Trapezoid(level_w, level_w)
-
-    def clip_below(self, level_w: float) -> Trapezoid:
-        """max(load, level): the shape seen above a floor (power floor, grid cap)."""
-        if level_w <= self.low:
-            return self
-        if level_w >= self.high:
-            return Trapezoid.constant(level_w)
-        edge = self.t_edge * (self.high - level_w) / (self.high - self.low)
-        return Trapezoid(level_w, self.high, self.t_high, edge, self.period)
-
-    def shift(self, delta_w: float) -> Trapezoid:
-        return Trapezoid(self.low + delta_w, self.high + delta_w, self.t_high, self.t_edge,
-                         self.period)
-
-    def scale(self, factor: float) -> Trapezoid:
-        return Trapezoid(self.low * factor, self.high * factor, self.t_high, self.t_edge,
-                         self.period)
-
-    def above(self, g: float) -> float:
-        """Mean of max(load − g, 0) over a period (W)."""
-        lo, hi = self.low, self.high
-        if g >= hi:
-            return 0.0
-        if g <= lo:
-            return self.mean - g
-        return (self.t_high * (hi - g) + self.t_edge * (hi - g) ** 2 / (hi - lo)) / self.period
-
-    def below(self, g: float) -> float:
-        """Mean of max(g − load, 0) over a period (W)."""
-        return self.above(g) - (self.mean - g)
-
-    def value(self, t: float) -> float:
-        """Instantaneous power at time ``t`` (s) since the start of a period."""
-        if self.is_constant:
-            return self.low
-        x = t % self.period
-        if x < self.t_high:
-            return self.high
-        x -= self.t_high
-        if x < self.t_edge:
-            return self.high - (self.high - self.low) * x / self.t_edge
-        x -= self.t_edge
-        if x < self.t_low:
-            return self.low
-        x -= self.t_low
-        return self.low + (self.high - self.low) * x / self.t_edge
+__all__ = ["GpuLevels", "GroupLoad", "LoadModel", "Trapezoid", "gpu_levels"]
 
 
 @dataclass(frozen=True)
@@ -132,15 +54,28 @@ def gpu_levels(cfg: PowerConfig, gpu: GpuType, watts: GpuWattsConfig | None = No
     )
 
 
+#: the mechanisms whose energy is booked, in the order they apply
+MECHANISMS = ("floor", "damper", "ramp")
+
+
 class GroupLoad:
-    """Power model of one node group (GPU type)."""
+    """Power model of one node group (GPU type), with its smoothing."""
 
     def __init__(self, cfg: PowerConfig, group: FleetGroup, shape: tuple[float, float, float]):
         self.levels = gpu_levels(cfg, group.gpu_type, group.gpu_watts)
         self.raw = gpu_levels(cfg, group.gpu_type, group.gpu_watts, floored=False)
         self.gpn = group.gpus_per_node
         self.overhead = group.node_overhead if group.node_overhead is not None else cfg.node_overhead
+        self.smoothing = group.smoothing if group.smoothing is not None else cfg.smoothing
+        self.tdp = group.gpu_type.tdp_w
         self._shape = shape
+        self._stages: dict[str, tuple[Trapezoid, ...]] = {}
+
+    @property
+    def throughput_cost(self) -> float:
+        """Fraction of compute throughput the smoothing costs (the damper's)."""
+        sm = self.smoothing
+        return sm.damper_throughput_cost if sm.damper is not None else 0.0
 
     def _shape_of(self, levels: GpuLevels, state: str) -> Trapezoid:
         if state == "compute":
@@ -148,12 +83,26 @@ class GroupLoad:
             return Trapezoid(levels.communication, levels.compute, t_high, edge, period)
         return Trapezoid.constant(getattr(levels, state))
 
+    def stages(self, state: str) -> tuple[Trapezoid, ...]:
+        """Per-GPU power of a job GPU in ``state`` (W): raw, then after each of
+        :data:`MECHANISMS` (see :mod:`simulator.power.smoothing`)."""
+        got = self._stages.get(state)
+        if got is None:
+            raw = self._shape_of(self.raw, state)
+            if state == "compute" and self.levels.floor > self.raw.communication:
+                # the floor clips the unfloored waveform (its edges get shorter)
+                floored = raw.clip_below(self.levels.floor)
+            else:
+                floored = self._shape_of(self.levels, state)
+            sm = self.smoothing
+            damped = damp(floored, sm.damper * self.tdp) if sm.damper is not None else floored
+            ramped = ramp_limit(damped, sm.ramp_up, sm.ramp_down)
+            got = self._stages[state] = (raw, floored, damped, ramped)
+        return got
+
     def per_gpu(self, state: str) -> Trapezoid:
-        """Per-GPU power of a job GPU in ``state`` (W), floor applied."""
-        if state == "compute" and self.levels.floor > self.raw.communication:
-            # the floor clips the unfloored waveform (its edges get shorter)
-            return self._shape_of(self.raw, state).clip_below(self.levels.floor)
-        return self._shape_of(self.levels, state)
+        """Per-GPU power of a job GPU in ``state`` (W), every mechanism applied."""
+        return self.stages(state)[-1]
 
     def it_load(self, state: str, job_nodes: int, free_nodes: int) -> Trapezoid:
         """IT power (W) of the group: job GPUs by state, idle GPUs, node overheads."""
@@ -161,12 +110,18 @@ class GroupLoad:
                 + (job_nodes + free_nodes) * self.overhead)
         return self.per_gpu(state).scale(job_nodes * self.gpn).shift(base)
 
+    def extras(self, state: str, job_nodes: int, free_nodes: int = 0) -> tuple[float, ...]:
+        """Extra IT power (W, mean) each of :data:`MECHANISMS` costs for the group's job GPUs
+        (and, for the floor, its idle GPUs)."""
+        means = [w.mean for w in self.stages(state)]
+        idle = (self.levels.idle - self.raw.idle) * free_nodes
+        floor = (means[1] - means[0]) * job_nodes + idle
+        return tuple(x * self.gpn for x in (floor, (means[2] - means[1]) * job_nodes,
+                                            (means[3] - means[2]) * job_nodes))
+
     def floor_extra(self, state: str, job_nodes: int, free_nodes: int = 0) -> float:
         """Extra IT power (W, mean) the floor costs for the group's job and idle GPUs."""
-        if self.levels.floor <= 0:
-            return 0.0
-        job = (self.per_gpu(state).mean - self._shape_of(self.raw, state).mean) * job_nodes
-        return (job + (self.levels.idle - self.raw.idle) * free_nodes) * self.gpn
+        return self.extras(state, job_nodes, free_nodes)[0]
 
 
 class LoadModel:
@@ -193,8 +148,10 @@ class LoadModel:
         (per group), with ``free_nodes`` healthy idle nodes (per group); failed nodes draw
         nothing, an outage nothing.
 
-        All groups are in phase; for a mixed fleet the levels add up on the unclipped shape
-        (exact unless a power floor clips the edges of some types differently).
+        All groups are in phase; for a mixed fleet the levels add up and the edges are the
+        types' edges weighted by their swings, so the mean is exact; the waveform is exact when
+        every type has the same edges (a floor or smoothing that differs by type changes the
+        edges' shape slightly).
         """
         if state == "outage":
             return Trapezoid.constant(0.0)
@@ -206,14 +163,32 @@ class LoadModel:
         shape = parts[0]
         low = sum(p.low for p in parts)
         high = sum(p.high for p in parts)
-        return Trapezoid(low, high, shape.t_high, shape.t_edge, shape.period).scale(self.cfg.pue)
+        # edges weighted by each type's swing: the mean (and so the energy) stays exact
+        swing = sum(p.high - p.low for p in parts)
+        if swing > 0:
+            edge = sum((p.high - p.low) * p.t_edge for p in parts) / swing
+            fall = sum((p.high - p.low) * p.t_fall for p in parts) / swing
+        else:
+            edge, fall = shape.t_edge, shape.t_fall
+        return Trapezoid(low, high, shape.t_high, edge, shape.period, fall).scale(self.cfg.pue)
+
+    def extras(self, state: str, job_nodes: int | list[int],
+               free_nodes: int | list[int] = 0) -> tuple[float, ...]:
+        """Extra facility power (W, mean) each of :data:`MECHANISMS` costs in this state."""
+        if state == "outage":
+            return (0.0,) * len(MECHANISMS)
+        held = [job_nodes] if isinstance(job_nodes, int) else job_nodes
+        free = [free_nodes] * len(held) if isinstance(free_nodes, int) else free_nodes
+        per = [g.extras(state, h, f) for g, h, f in zip(self.groups, held, free, strict=True)]
+        return tuple(self.cfg.pue * sum(x) for x in zip(*per, strict=True))
 
     def floor_extra(self, state: str, job_nodes: int | list[int],
                     free_nodes: int | list[int] = 0) -> float:
         """Extra facility power (W, mean) the power floor costs in this state."""
-        if state == "outage":
-            return 0.0
-        held = [job_nodes] if isinstance(job_nodes, int) else job_nodes
-        free = [free_nodes] * len(held) if isinstance(free_nodes, int) else free_nodes
-        return self.cfg.pue * sum(g.floor_extra(state, h, f)
-                                  for g, h, f in zip(self.groups, held, free, strict=True))
+        return self.extras(state, job_nodes, free_nodes)[0]
+
+    @property
+    def throughput_cost(self) -> float:
+        """Fraction of compute throughput the smoothing costs (the costliest type sets the pace
+        of a synchronous job)."""
+        return max(g.throughput_cost for g in self.groups)

@@ -24,7 +24,7 @@ from simulator.power.battery import integrate as battery_integrals
 from simulator.power.battery import rates
 from simulator.power.bus import Bus, BusState, SegmentBus
 from simulator.power.dispatch import SETTLED_REL, Supply, hold, trajectory
-from simulator.power.load import Trapezoid
+from simulator.power.load import MECHANISMS, Trapezoid
 from simulator.power.plantparams import PlantParams
 from simulator.power.screening import Screener
 from simulator.power.socloop import Loop, settle
@@ -46,6 +46,7 @@ class PowerMetrics:
     grid_ramp_violations: int = 0
     generator_oscillation_s: float = 0.0
     floor_energy_j: float = 0.0
+    smoothing_energy_j: dict[str, float] = field(default_factory=dict)  # mechanism -> J
     soc_limit_s: float = 0.0
     frequency_low_hz: float = 0.0
     frequency_high_hz: float = 0.0
@@ -77,7 +78,7 @@ class EventSolver:
         self.gen = self.filt = self.grid = 0.0  # generator output, its filter, import (W)
         self._t0 = 0.0
         self._load = Trapezoid.constant(0.0)
-        self._floor_w = 0.0
+        self._extras_w: tuple[float, ...] = ()
         self._supply = Supply(hold(0.0), hold(0.0))
         self._seg: SegmentBus | None = None
         self._state: BusState | None = None
@@ -142,12 +143,14 @@ class EventSolver:
         return supply
 
     # -- segments -----------------------------------------------------------------------------
-    def begin(self, t: float, load: Trapezoid, floor_extra_w: float = 0.0,
+    def begin(self, t: float, load: Trapezoid, extras_w: tuple[float, ...] = (),
               max_duration: float = math.inf, phase: float = 0.0,
               rest: Trapezoid | None = None) -> tuple[float, str] | None:
         """Start a segment at ``t`` with facility ``load`` whose waveform starts at ``phase``.
 
         Args:
+            extras_w: the extra mean facility power (W) each smoothing mechanism costs in this
+                segment (floor, damper, ramp: :data:`simulator.power.load.MECHANISMS`).
             rest: after a dark spell, the load the plant is restored to before this segment
                 (all healthy nodes idle); the step from it to ``load`` is checked.
 
@@ -160,7 +163,7 @@ class EventSolver:
             self._resync(t, rest if rest is not None else Trapezoid.constant(0.0))
         self._t0 = t
         self._load = load
-        self._floor_w = floor_extra_w
+        self._extras_w = extras_w
         self.metrics.peak_facility_w = max(self.metrics.peak_facility_w, load.high)
         self._supply = self._paths(load, max_duration)
         seg = self.bus.segment(load, phase, self.grid, self.gen, *self._availability(),
@@ -261,7 +264,10 @@ class EventSolver:
             return
         load, supply, seg = self._load, self._supply, self._seg
         m.energy_j += load.mean * dt
-        m.floor_energy_j += self._floor_w * dt
+        for name, w in zip(MECHANISMS, self._extras_w, strict=False):
+            if w:
+                m.smoothing_energy_j[name] = m.smoothing_energy_j.get(name, 0.0) + w * dt
+        m.floor_energy_j = m.smoothing_energy_j.get("floor", 0.0)
         if seg.r.clipped and not load.is_constant:
             m.generator_oscillation_s += dt
         s0 = supply.at(0.0)
@@ -344,7 +350,7 @@ class EventSolver:
 #: columns of a segment-log row
 SEGMENT_COLUMNS = ("time_s", "state", "low_w", "high_w", "t_high_s", "t_edge_s", "period_s",
                    "phase_s", "generator_w", "filter_w", "grid_w", "battery_j", "frequency_hz",
-                   "governor_w")
+                   "governor_w", "t_fall_s")
 
 
 @dataclass
@@ -358,4 +364,5 @@ class SegmentLog:
         st = solver.bus_state
         self.rows.append((t, state, load.low, load.high, load.t_high, load.t_edge, load.period,
                           phase, solver.gen, solver.filt, solver.grid, solver.energy_stored,
-                          st.f if st is not None else 0.0, st.y if st is not None else 0.0))
+                          st.f if st is not None else 0.0, st.y if st is not None else 0.0,
+                          load.t_fall))

@@ -15,7 +15,7 @@ from simulator.power.arcs import FrequencyParams
 from simulator.power.config import BandConfig, PowerConfig
 from simulator.power.dispatch import Merit
 from simulator.power.protection import Protection
-from simulator.power.residual import BusParams
+from simulator.power.residual import TIE_Q, TIE_Q_SITE, BusParams
 from simulator.power.screening import Band
 
 
@@ -50,9 +50,11 @@ class PlantParams:
     period: float
     protection: Protection
     bands: tuple[Band, ...] = ()  # oscillation screening
+    site_peak_w: float = math.inf  # the facility's peak with every node up (sets tie_q)
 
     @staticmethod
-    def from_config(cfg: PowerConfig, iteration_s: float) -> PlantParams:
+    def from_config(cfg: PowerConfig, iteration_s: float,
+                    site_peak_w: float = math.inf) -> PlantParams:
         b, g, p = cfg.battery, cfg.generators, cfg.protection
         f0 = cfg.nominal_frequency
         energy = b.count * b.unit_energy
@@ -91,6 +93,7 @@ class PlantParams:
                 normal_lo=normal[0] - f0, normal_hi=normal[1] - f0,
                 block_step=g.max_step * g.capacity, step_window=g.governor_time),
             bands=tuple(_band(b) for b in cfg.screening.bands),
+            site_peak_w=site_peak_w,
         )
 
     @property
@@ -108,7 +111,8 @@ class PlantParams:
     def bus(self) -> BusParams:
         return BusParams(period=self.period, grid_cap=self.grid_cap, bat_power=self.bat_power,
                          delay=self.response_s, gen_cap=self.gen_cap, gen_min=self.gen_min,
-                         freq=self.frequency, prot=self.protection, grid_window=self.grid_window)
+                         freq=self.frequency, prot=self.protection, grid_window=self.grid_window,
+                         tie_q=min(TIE_Q, TIE_Q_SITE * self.site_peak_w))
 
 
 def _band(b: BandConfig) -> Band:

@@ -34,7 +34,8 @@ from simulator.power.waveform import Pwl
 CACHE = 4096  # entries per cache
 CACHE_SOLUTIONS = 1024  # entries of caches that hold whole transients (up to MBs each)
 TOL_W = 1.0  # W: below this a residual is nothing
-TIE_Q = 1e6  # W: the fast layer takes the grid dispatch (the tie's room) to this step
+TIE_Q = 1e6  # W: the fast layer takes the grid dispatch (the tie's room) to this step ...
+TIE_Q_SITE = 0.01  # ... or to this fraction of the site's peak load, if smaller
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class BusParams:
     freq: FrequencyParams | None
     prot: Protection
     grid_window: float
+    tie_q: float = TIE_Q  # W: the step the tie's room is taken to (cache keys)
 
     @property
     def has_gens(self) -> bool:
@@ -183,7 +185,7 @@ def dispatch_drift(bp: BusParams, load: Trapezoid, r: Residual, pd: float, pc: f
         return []
 
     def left(t: float) -> float:
-        grid = snap(path.grid.at(t), TIE_Q)
+        grid = snap(path.grid.at(t), bp.tie_q)
         c = level - path.at(t)
         b = min(max(c, -pc), pd) if bp.bat_power > 0 else 0.0
         w = c - b

@@ -39,7 +39,7 @@ class Pwl:
 
     def __init__(self, x: list[float], left: list[float], right: list[float], period: float):
         self.x, self.left_v, self.right_v, self.period = x, left, right, period
-        self.shape: tuple = ()  # (low, high, t_high, t_edge) when built from a trapezoid
+        self.shape: tuple = ()  # (low, high, t_high, t_edge, t_fall) from a trapezoid
 
     # -- construction -------------------------------------------------------------------------
     @staticmethod
@@ -74,14 +74,15 @@ class Pwl:
 
     @staticmethod
     def trapezoid(low: float, high: float, t_high: float, t_edge: float, period: float,
-                  phase: float = 0.0) -> Pwl:
-        """``high`` for ``t_high`` (from t = 0), a linear fall over ``t_edge``, ``low``, a linear
-        rise over ``t_edge``; ``phase`` (s) advances it: the value at t is the trapezoid's at
-        t + phase."""
+                  phase: float = 0.0, t_fall: float | None = None) -> Pwl:
+        """``high`` for ``t_high`` (from t = 0), a linear fall over ``t_fall`` (default
+        ``t_edge``), ``low``, a linear rise over ``2·t_edge − t_fall``; ``phase`` (s) advances
+        it: the value at t is the trapezoid's at t + phase."""
         if high <= low:
             return Pwl.constant(low, period)
+        fall = t_edge if t_fall is None else t_fall
         t_low = period - t_high - 2 * t_edge
-        t = [0.0, t_high, t_high + t_edge, t_high + t_edge + t_low, period]
+        t = [0.0, t_high, t_high + fall, t_high + fall + t_low, period]
         w = Pwl.from_points(t, [high, high, low, low, high], period)
         return w.advance(phase) if phase else w
 

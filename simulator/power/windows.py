@@ -16,7 +16,7 @@ from simulator.power.plant import PlantParams
 from simulator.power.screening import harmonics
 
 # columns of a segment-log row (see simulator.power.plant.SEGMENT_COLUMNS)
-T, STATE, LOW, HIGH, T_HIGH, T_EDGE, PERIOD, PHASE, GEN, FILT, GRID, ENERGY, FREQ, GOV = range(14)
+T, STATE, LOW, HIGH, T_HIGH, T_EDGE, PERIOD, PHASE, GEN, FILT, GRID, ENERGY, FREQ, GOV, T_FALL = range(15)
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ class Window:
 
 
 def _load(row: tuple) -> Trapezoid:
-    return Trapezoid(row[LOW], row[HIGH], row[T_HIGH], row[T_EDGE], row[PERIOD])
+    fall = row[T_FALL] if len(row) > T_FALL else None  # logs written before asymmetric edges
+    return Trapezoid(row[LOW], row[HIGH], row[T_HIGH], row[T_EDGE], row[PERIOD], fall)
 
 
 def pick_windows(rows: Sequence[tuple], end_s: float) -> list[tuple[str, float, float]]:

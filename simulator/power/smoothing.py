@@ -1,0 +1,56 @@
+"""GPU-side smoothing of the iteration swing, and the energy each mechanism costs.
+
+Per GPU in compute the swing is a trapezoid (:class:`simulator.power.trapezoid.Trapezoid`): the
+compute level P_h (W) for t_h (s), a fall, the communication level P_l, a rise; the edges take
+t_e (s) each at the GPU's natural slew ΔP/t_e, ΔP = P_h − P_l, and the period is T. The
+mechanisms apply in this order, each to the waveform the previous one left:
+
+* **Power floor** f (fraction of TDP, every state, idle GPUs too): every level ≥ f·TDP.
+* **Damper** d (fraction of TDP; the software damper of dummy work during communication, as
+  in PyTorch's ``PYTORCH_NO_POWERPLANT_BLOWUP``): P_l' = max(P_l, d·TDP) and the edges shorten
+  to t_e' = t_e·(P_h − P_l')/ΔP (same slew). The mean of a trapezoid is
+  P_l + ΔP·(t_h + t_e)/T, so the extra energy per iteration and GPU is
+  T·(P_l' − P_l) + (P_h − P_l')·(t_h + t_e') − ΔP·(t_h + t_e) (J). Its throughput cost (a
+  fraction c of compute throughput, user-given) slows the job: compute runs at 1/(1 + c) of
+  its speed.
+* **Ramp limits** ρ_up, ρ_down (W/s per GPU, as GB300's power smoothing sets them): the rise
+  lasts t_r = max(t_e, ΔP/ρ_up) and the fall t_f = max(t_e, ΔP/ρ_down). The fall starts when
+  communication starts (the GPU burns power to slow its fall) and the rise ends when compute
+  starts (the controller ramps ahead of the periodic compute phase), so the compute plateau
+  keeps its length t_h and the time at P_l shrinks. Extra energy per iteration and GPU: the two
+  triangles ½·ΔP·(t_r − t_e) + ½·ΔP·(t_f − t_e) (J). When t_r + t_f > T − t_h the power never
+  reaches P_l: it turns at a depth D = (T − t_h) / (1/a_up + 1/a_down) below P_h, where
+  a = ΔP/t are the two slopes (W/s).
+
+A step between job states (compute → restart) is not ramped here: the GPU limits shape the
+iteration swing, which is what they are for.
+"""
+
+from __future__ import annotations
+
+from simulator.power.trapezoid import Trapezoid
+
+
+def damp(w: Trapezoid, level_w: float) -> Trapezoid:
+    """The waveform with its communication level held at ``level_w`` (W) or above."""
+    if w.is_constant or level_w <= w.low:
+        return w
+    return w.clip_below(level_w)
+
+
+def ramp_limit(w: Trapezoid, up_w_s: float | None, down_w_s: float | None) -> Trapezoid:
+    """The waveform with its rise no faster than ``up_w_s`` and its fall no faster than
+    ``down_w_s`` (W/s; None: unlimited), the compute plateau kept."""
+    if w.is_constant or (up_w_s is None and down_w_s is None):
+        return w
+    dp = w.high - w.low
+    rise = max(w.t_rise, dp / up_w_s) if up_w_s is not None else w.t_rise
+    fall = max(w.t_fall, dp / down_w_s) if down_w_s is not None else w.t_fall
+    room = w.period - w.t_high  # time between compute plateaus
+    if rise + fall <= room:
+        return Trapezoid(w.low, w.high, w.t_high, 0.5 * (rise + fall), w.period, fall)
+    # the power turns before it reaches the communication level
+    a_up, a_down = dp / rise, dp / fall  # W/s
+    depth = room / (1.0 / a_up + 1.0 / a_down)
+    rise, fall = depth / a_up, depth / a_down
+    return Trapezoid(w.high - depth, w.high, w.t_high, 0.5 * (rise + fall), w.period, fall)
