@@ -131,6 +131,31 @@ def validate_data(data: Mapping[str, Any], source: str, base_dir: Path | None = 
             read_trace(trace, resolve_causes(scenario))
         except ValueError as exc:
             raise ScenarioError(str(exc).splitlines()) from None
+    if scenario.power is not None and scenario.power.other_loads is not None:
+        scenario = _other_loads_trace(scenario, source, base_dir)
+    return scenario
+
+
+def _other_loads_trace(scenario: Scenario, source: str, base_dir: Path | None) -> Scenario:
+    """Resolve and check ``power.other_loads.trace`` (every bad line listed)."""
+    power = scenario.power
+    assert power is not None and power.other_loads is not None
+    trace = power.other_loads.trace
+    if trace is None:
+        return scenario
+    if not trace.is_absolute() and base_dir is not None:
+        trace = (base_dir / trace).resolve()
+        other = power.other_loads.model_copy(update={"trace": trace})
+        scenario = scenario.model_copy(
+            update={"power": power.model_copy(update={"other_loads": other})})
+    if not trace.is_file():
+        raise ScenarioError([f"{source}: power.other_loads.trace: file not found: {trace}"])
+    from simulator.power.otherloads import read_other_loads
+
+    try:
+        read_other_loads(trace)
+    except ValueError as exc:
+        raise ScenarioError(str(exc).splitlines()) from None
     return scenario
 
 

@@ -6,6 +6,7 @@ floats: W, J, s, Hz.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
@@ -150,6 +151,25 @@ class SmoothingConfig(_Model):
                                                       "damper costs")
 
 
+class OtherLoadsConfig(_Model):
+    """Loads on the site beside the job (inference, cooling): a ``constant`` (W) and/or a
+    ``trace`` CSV of ``time,power`` rows (each level holds until the next row; in a scenario
+    file a plain power such as ``20 MW`` is the constant)."""
+
+    constant: Watts = Field(default=0.0, ge=0, description="always on while the site is up")
+    trace: Path | None = Field(default=None, description="CSV time,power (relative to the "
+                                                         "scenario file)")
+
+
+def _constant_other(value: Any) -> Any:
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return {"constant": value}
+    return value
+
+
+OtherLoads = Annotated[OtherLoadsConfig, BeforeValidator(_constant_other)]
+
+
 class LimitConfig(_Model):
     """A limit on a band amplitude: ``watts`` (W) or ``percent`` of the segment's peak facility
     load. In a scenario file: ``5 MW`` or ``1 %`` (a plain number is W)."""
@@ -226,6 +246,8 @@ class PowerConfig(_Model):
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
     screening: ScreeningConfig = Field(default_factory=ScreeningConfig)
     smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)
+    other_loads: OtherLoads | None = Field(default=None,
+                                           description="loads beside the job: W, or a mapping")
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
     nominal_frequency: Hertz = Field(default=60.0, gt=0, description="bus frequency f0")
     load_damping: float = Field(default=0.0, ge=0,

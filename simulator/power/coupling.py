@@ -4,7 +4,9 @@ The job tells the coupling of every segment (state, planned duration); the fleet
 every failure and repair. The coupling turns the job state and the fleet's counts into a
 facility load and advances the event-level solver: a new job state starts a new segment (the
 iteration waveform restarts), a hardware change mid-segment splits it (same state, new load,
-the waveform's phase carries on), so the load follows the hardware when it changes.
+the waveform's phase carries on), so the load follows the hardware when it changes. Loads
+beside the job (``power.other_loads``) add to the facility load and split segments the same
+way when their level changes.
 
 When the solver predicts a trip, the coupling schedules it: at the trip time the job is
 interrupted with cause ``power_trip`` (work since the last recoverable checkpoint is lost)
@@ -23,7 +25,9 @@ from simulator.config import Scenario
 from simulator.fleet import Fleet
 from simulator.job import COMPUTE, DONE, OUTAGE, POWER_TRIP, Job
 from simulator.layout import layout
+from simulator.power.config import PowerConfig
 from simulator.power.load import LoadModel, Trapezoid
+from simulator.power.otherloads import OtherLoads, read_other_loads
 from simulator.power.plant import EventSolver, PlantParams, SegmentLog
 
 BATTERY_LIMIT = "battery_limit"
@@ -56,24 +60,30 @@ class PowerCoupling:
         self._phase = 0.0
         self._end = math.inf
         self._key: tuple = ()
+        self.other = other_loads(cfg)
+        self._other_w = self.other.at(0.0)
 
     def attach(self, job: Job) -> None:
         self.job = job
         job.power = self
         self.fleet.on_change = self._hardware_changed
         self.solver.start(self.env.now, self._load("idle")[0])
+        for t in self.other.times:
+            if t > self.env.now:
+                self.env.timeout(t - self.env.now).callbacks.append(self._other_changed)
 
     # -- loads ---------------------------------------------------------------------------------
     def _counts(self, state: str) -> tuple:
-        return (state, *self.fleet.counts())
+        return (state, *self.fleet.counts(), self._other_w)
 
     def _load(self, state: str, key: tuple | None = None
               ) -> tuple[Trapezoid, tuple[float, ...]]:
         key = self._counts(state) if key is None else key
         cached = self._loads.get(key)
         if cached is None:
-            _, held, free = key
-            cached = self._loads[key] = (self.loads.facility(state, list(held), list(free)),
+            _, held, free, other_w = key
+            facility = self.loads.facility(state, list(held), list(free))
+            cached = self._loads[key] = (facility.shift(other_w) if other_w else facility,
                                          self.loads.extras(state, list(held), list(free)))
         return cached
 
@@ -138,6 +148,10 @@ class PowerCoupling:
             self._pending_check = True
             self.env.timeout(0).callbacks.append(self._check)
 
+    def _other_changed(self, _event: simpy.Event) -> None:
+        self._other_w = self.other.at(self.env.now)
+        self._hardware_changed()  # the same check: a new load splits the open segment
+
     def _check(self, _event: simpy.Event) -> None:
         self._pending_check = False
         job = self.job
@@ -161,4 +175,12 @@ def plant_params(scenario: Scenario, loads: LoadModel | None = None) -> PlantPar
     groups = layout(scenario)
     peak = loads.facility("compute", [g.job_nodes for g in groups],
                           [g.nodes - g.job_nodes for g in groups]).high
-    return PlantParams.from_config(cfg, period, peak)
+    return PlantParams.from_config(cfg, period, peak + other_loads(cfg).peak_w)
+
+
+def other_loads(cfg: PowerConfig) -> OtherLoads:
+    """The scenario's loads beside the job (none: zero)."""
+    o = cfg.other_loads
+    if o is None:
+        return OtherLoads()
+    return OtherLoads(o.constant, read_other_loads(o.trace) if o.trace is not None else None)

@@ -1,0 +1,76 @@
+"""Loads on the site beside the training job (inference, cooling, offices): a constant, or a
+piecewise-constant time series read from a CSV file. They add to the facility load (W) while
+the site is up; a trip darkens them with the rest of the site."""
+
+from __future__ import annotations
+
+import bisect
+import csv
+from pathlib import Path
+
+from simulator.units import UnitError, to_seconds, to_watts
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def read_other_loads(path: Path) -> list[tuple[float, float]]:
+    """Rows ``time,power`` of a CSV (header optional; time in s or with a unit such as ``2 h``,
+    power in W or with a unit such as ``20 MW``), sorted by time; each level holds until the
+    next row.
+
+    Raises:
+        ValueError: listing every bad line as ``file:line: message``.
+    """
+    rows: list[tuple[float, float]] = []
+    problems: list[str] = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            lines = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read: {exc}") from None
+    for lineno, row in enumerate(lines, start=1):
+        if not row or row[0].strip().startswith("#"):
+            continue
+        if lineno == 1 and row[0].strip().lower() == "time":
+            continue
+        if len(row) != 2:
+            problems.append(f"{path}:{lineno}: expected 2 fields time,power")
+            continue
+        try:
+            t = to_seconds(_number(row[0].strip()))
+            w = to_watts(_number(row[1].strip()))
+        except UnitError as exc:
+            problems.append(f"{path}:{lineno}: {exc}")
+            continue
+        if not (t >= 0 and w >= 0) or t == float("inf") or w == float("inf"):
+            problems.append(f"{path}:{lineno}: time and power must be finite and not negative")
+            continue
+        rows.append((t, w))
+    if not rows and not problems:
+        problems.append(f"{path}: no rows (expected time,power)")
+    if problems:
+        raise ValueError("\n".join(problems))
+    return sorted(rows)
+
+
+class OtherLoads:
+    """The other loads' power (W) over the run: ``constant`` plus the series' current level."""
+
+    def __init__(self, constant_w: float = 0.0, series: list[tuple[float, float]] | None = None):
+        self.constant_w = constant_w
+        self.times = [t for t, _ in series or []]
+        self.levels = [w for _, w in series or []]
+
+    def at(self, t: float) -> float:
+        """Power at time t (s): the last row at or before t (none yet: the constant alone)."""
+        k = bisect.bisect_right(self.times, t) - 1
+        return self.constant_w + (self.levels[k] if k >= 0 else 0.0)
+
+    @property
+    def peak_w(self) -> float:
+        return self.constant_w + max(self.levels, default=0.0)
