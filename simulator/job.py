@@ -7,9 +7,12 @@ spare pool is empty, then ``restart``\\s. Planned interruptions are taken at che
 boundaries and cost a restart only.
 
 The time ledger (seconds) always sums to the elapsed wall clock:
-``productive + throttled + checkpoint + lost_work + restart + waiting + outage``. Compute runs
-at ``compute_rate`` work-seconds per second (below 1 when power smoothing costs throughput);
-``throttled`` is the compute time that slowdown costs, so productive time counts work done.
+``productive + throttled + checkpoint + lost_work + restart + ramp + waiting + outage``.
+With a soft start (``ramp_s`` > 0) the job ramps its power up before it computes, at the
+start and after every restart, and down after its last checkpoint; ramping costs its time.
+Compute runs at ``compute_rate`` work-seconds per second (below 1 when power smoothing costs
+throughput); ``throttled`` is the compute time that slowdown costs, so productive time counts
+work done.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ import simpy
 
 from simulator.fleet import Fleet
 
-COMPUTE, CHECKPOINT, RESTART, WAITING, OUTAGE, DONE = (
-    "compute", "checkpoint", "restart", "waiting", "outage", "done")
+COMPUTE, CHECKPOINT, RESTART, WAITING, OUTAGE, DONE, RAMP = (
+    "compute", "checkpoint", "restart", "waiting", "outage", "done", "ramp")
 #: states in which a failure of a job node interrupts the job
-RUNNING = frozenset({COMPUTE, CHECKPOINT, RESTART})
+RUNNING = frozenset({COMPUTE, CHECKPOINT, RESTART, RAMP})
 #: the interruption cause of a site power trip
 POWER_TRIP = "power_trip"
 
@@ -55,6 +58,8 @@ class JobParams:
         failures_during_restart: whether failures can interrupt a restart.
         planned_per_s: planned interruptions per second of wall clock.
         compute_rate: work-seconds done per second of compute (1: full speed).
+        ramp_s: soft start and stop: the time the job takes to bring its power up (before
+            compute) and down (after its last checkpoint); 0: none.
     """
 
     work_s: float
@@ -66,6 +71,7 @@ class JobParams:
     planned_per_s: float
     outage_s: float = 0.0
     compute_rate: float = 1.0
+    ramp_s: float = 0.0
 
 
 @dataclass
@@ -77,6 +83,7 @@ class Ledger:
     checkpoint: float = 0.0
     lost_work: float = 0.0
     restart: float = 0.0
+    ramp: float = 0.0
     waiting: float = 0.0
     outage: float = 0.0
 
@@ -112,6 +119,7 @@ class Job:
     interruptions: Counter = field(default_factory=Counter)
     planned: int = 0
     done_at: float | None = None
+    stopping: bool = False  # ramping down after the last checkpoint (the work is done)
     _phase_start: float = 0.0
     _pending: list[tuple[float, float]] = field(default_factory=list)  # (progress, recoverable at)
     _next_planned: float = float("inf")
@@ -127,7 +135,7 @@ class Job:
         """Whether a failure of a job node now interrupts the job (not while dark or done)."""
         if self.state == RESTART:
             return self.params.failures_during_restart
-        return self.state in RUNNING
+        return self.state in RUNNING and not self.stopping
 
     def interrupt(self, cause: str) -> None:
         self.process.interrupt(cause)
@@ -137,7 +145,7 @@ class Job:
         """One flat loop (no nested generators: this is the hot path of every replication)."""
         env, p = self.env, self.params
         timeout, interrupt_type, probe, power = env.timeout, simpy.Interrupt, self.on_state, self.power
-        state, since_ckpt = COMPUTE, 0.0
+        state, since_ckpt = (RAMP if p.ramp_s > 0 else COMPUTE), 0.0
         while True:
             self.state = state
             self._phase_start = start = env.now
@@ -153,6 +161,8 @@ class Job:
                 duration = p.restart_s
             elif state is OUTAGE:
                 duration = p.outage_s
+            elif state is RAMP:
+                duration = p.ramp_s
             else:
                 duration = -1.0
             if power is not None:
@@ -184,12 +194,10 @@ class Job:
                 else:
                     self.saved_s = self.progress_s
                 if self.progress_s >= p.work_s * (1.0 - 1e-12):
-                    self.done_at = env.now
-                    self.state = DONE
-                    if self.on_state is not None:
-                        self.on_state(env.now, DONE, self.progress_s)
-                    if power is not None:
-                        power.finish(env.now)
+                    if p.ramp_s > 0:
+                        self.stopping, state = True, RAMP
+                        continue
+                    self._finish()
                     return
                 state = COMPUTE
                 if env.now >= self._next_planned:
@@ -204,8 +212,22 @@ class Job:
                 state = RESTART
             elif state == OUTAGE:
                 state = self._after_outage()
-            else:  # restart finished
+            elif state == RAMP:
+                if self.stopping:
+                    self._finish()
+                    return
                 state = COMPUTE
+            else:  # restart finished
+                state = RAMP if p.ramp_s > 0 else COMPUTE
+
+    def _finish(self) -> None:
+        env = self.env
+        self.done_at = env.now
+        self.state = DONE
+        if self.on_state is not None:
+            self.on_state(env.now, DONE, self.progress_s)
+        if self.power is not None:
+            self.power.finish(env.now)
 
     def _book(self, state: str, elapsed: float) -> None:
         """Add time spent in ``state`` to the ledger."""
@@ -219,6 +241,8 @@ class Job:
             led.checkpoint += elapsed
         elif state == RESTART:
             led.restart += elapsed
+        elif state == RAMP:
+            led.ramp += elapsed
         elif state == WAITING:
             led.waiting += elapsed
         elif state == OUTAGE:

@@ -67,6 +67,7 @@ def job_params(scenario: Scenario) -> JobParams:
         planned_per_s=j.planned_interruptions_per_day / DAYS,
         outage_s=scenario.power.trip_outage_time if scenario.power is not None else 0.0,
         compute_rate=1.0 / (1.0 + _throughput_cost(scenario)),
+        ramp_s=scenario.power.job_ramp_time if scenario.power is not None else 0.0,
     )
 
 
@@ -203,6 +204,7 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
         checkpoint_hours=led.checkpoint / HOURS,
         lost_work_hours=led.lost_work / HOURS,
         restart_hours=led.restart / HOURS,
+        ramp_hours=led.ramp / HOURS,
         waiting_hours=led.waiting / HOURS,
         outage_hours=led.outage / HOURS,
         interruptions=sum(by_cause.values()),

@@ -20,12 +20,13 @@ STATE_COLORS = {
     "compute": "#2ca02c",
     "checkpoint": "#1f77b4",
     "restart": "#ff7f0e",
+    "ramp": "#e377c2",
     "waiting": "#d62728",
     "outage": "#7f7f7f",
     "done": "#ffffff",
 }
 LEDGER_COLORS = dict(zip(LEDGER, ["#2ca02c", "#bcbd22", "#1f77b4", "#9467bd", "#ff7f0e",
-                                  "#d62728", "#7f7f7f"], strict=True))
+                                  "#e377c2", "#d62728", "#7f7f7f"], strict=True))
 
 
 def _save(fig: Any, path: Path) -> None:

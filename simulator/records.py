@@ -18,6 +18,7 @@ METRICS: dict[str, str] = {
     "checkpoint_hours": "h",
     "lost_work_hours": "h",
     "restart_hours": "h",
+    "ramp_hours": "h",
     "waiting_hours": "h",
     "outage_hours": "h",
     "interruptions": "count",
@@ -54,8 +55,8 @@ POWER_METRICS = ("energy_mwh", "peak_facility_mw", "battery_peak_mw", "battery_t
                  "oscillation_violation_hours", "grid_ramp_violations",
                  "generator_oscillation_hours", "soc_limit_hours", "floor_energy_mwh",
                  "energy_cost_usd", "exaflops_per_busd_capex_per_mw")
-LEDGER = ("productive_hours", "throttled_hours", "checkpoint_hours", "lost_work_hours", "restart_hours",
-          "waiting_hours", "outage_hours")
+LEDGER = ("productive_hours", "throttled_hours", "checkpoint_hours", "lost_work_hours",
+          "restart_hours", "ramp_hours", "waiting_hours", "outage_hours")
 
 
 @dataclass
@@ -78,6 +79,7 @@ class ReplicationRecord:
     checkpoint_hours: float
     lost_work_hours: float
     restart_hours: float
+    ramp_hours: float
     waiting_hours: float
     outage_hours: float
     interruptions: int

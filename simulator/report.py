@@ -57,6 +57,7 @@ _ROWS: list[tuple[str, str, str | None]] = [
     ("checkpoint_hours", "checkpoint (h)", None),
     ("lost_work_hours", "lost work (h)", None),
     ("restart_hours", "restart (h)", None),
+    ("ramp_hours", "soft start and stop (h)", None),
     ("waiting_hours", "waiting for hardware (h)", None),
     ("effective_exaflops", "effective EFLOP/s", None),
     ("usd_per_effective_exaflop_hour", "USD per effective EFLOP/s·h", None),

@@ -94,7 +94,7 @@ def values(records: Sequence[ReplicationRecord], metric: str) -> np.ndarray:
 
 
 LEDGER_FIELDS = ("productive_hours", "throttled_hours", "checkpoint_hours", "lost_work_hours",
-                 "restart_hours", "waiting_hours", "outage_hours")
+                 "restart_hours", "ramp_hours", "waiting_hours", "outage_hours")
 
 
 def ledger_hours(record: ReplicationRecord) -> float:

@@ -255,6 +255,11 @@ class PowerConfig(_Model):
                                             "generators' rating (0: constant-power IT load)")
     gpu_power_floor: float = Field(default=0.0, ge=0, le=1, description="fraction of TDP")
     trip_outage_time: Seconds = Field(default=1800.0, ge=0)
+    job_ramp_time: Seconds = Field(default=0.0, ge=0,
+                                   description="soft start and stop: the job brings its power up "
+                                               "before compute (at the start and after each "
+                                               "restart) and down after its last checkpoint "
+                                               "over this time (0: steps)")
     electricity_price: USDPerJoule | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")

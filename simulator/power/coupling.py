@@ -23,7 +23,7 @@ import simpy
 
 from simulator.config import Scenario
 from simulator.fleet import Fleet
-from simulator.job import COMPUTE, DONE, OUTAGE, POWER_TRIP, Job
+from simulator.job import CHECKPOINT, COMPUTE, DONE, OUTAGE, POWER_TRIP, RAMP, Job
 from simulator.layout import layout
 from simulator.power.config import PowerConfig
 from simulator.power.load import LoadModel, Trapezoid
@@ -31,6 +31,7 @@ from simulator.power.otherloads import OtherLoads, read_other_loads
 from simulator.power.plant import EventSolver, PlantParams, SegmentLog
 
 BATTERY_LIMIT = "battery_limit"
+RAMP_STEPS = 10  # a soft start or stop is taken as this many equal steps of its duration
 
 
 class PowerCoupling:
@@ -60,6 +61,9 @@ class PowerCoupling:
         self._phase = 0.0
         self._end = math.inf
         self._key: tuple = ()
+        # a soft start or stop: (from state, to state, step) and which ramp it is
+        self._ramp: tuple[str, str, int] = ("idle", COMPUTE, 0)
+        self._ramp_id = 0
         self.other = other_loads(cfg)
         self._other_w = self.other.at(0.0)
 
@@ -74,6 +78,8 @@ class PowerCoupling:
 
     # -- loads ---------------------------------------------------------------------------------
     def _counts(self, state: str) -> tuple:
+        if state == RAMP:
+            return (state, *self.fleet.counts(), self._other_w, *self._ramp)
         return (state, *self.fleet.counts(), self._other_w)
 
     def _load(self, state: str, key: tuple | None = None
@@ -81,17 +87,31 @@ class PowerCoupling:
         key = self._counts(state) if key is None else key
         cached = self._loads.get(key)
         if cached is None:
-            _, held, free, other_w = key
+            held, free, other_w = key[1:4]
+            if state == RAMP:
+                return self._ramp_load(key)
             facility = self.loads.facility(state, list(held), list(free))
             cached = self._loads[key] = (facility.shift(other_w) if other_w else facility,
                                          self.loads.extras(state, list(held), list(free)))
         return cached
+
+    def _ramp_load(self, key: tuple) -> tuple[Trapezoid, tuple[float, ...]]:
+        """A soft start or stop: step k of :data:`RAMP_STEPS` between the mean loads of two
+        states (W), with the current hardware."""
+        held, free, other_w, src, dst, k = key[1:]
+        a = self.loads.facility(src, list(held), list(free)).mean
+        b = self.loads.facility(dst, list(held), list(free)).mean
+        level = a + (b - a) * (k + 1) / RAMP_STEPS + other_w
+        got = self._loads[key] = (Trapezoid.constant(level), (0.0,) * 3)
+        return got
 
     # -- job segments --------------------------------------------------------------------------
     def segment(self, t: float, state: str, planned_s: float) -> None:
         if self._open:
             self.solver.end(t)
             self._open = False
+        if state == RAMP:
+            self._start_ramp(t, planned_s)
         self._state, self._t_start, self._phase = state, t, 0.0
         self._end = t + planned_s
         if state == OUTAGE:
@@ -118,6 +138,29 @@ class PowerCoupling:
             delay, kind = event
             token = self._token
             self.env.timeout(delay).callbacks.append(lambda _e: self._event(token, kind))
+
+    def _start_ramp(self, t: float, duration: float) -> None:
+        """Up from idle (the job's start) or the restart level to compute; or down from the
+        last checkpoint to idle. The steps come at equal intervals."""
+        prev = self._state
+        if prev == CHECKPOINT:
+            self._ramp = (CHECKPOINT, "idle", 0)
+        else:
+            self._ramp = (prev if prev != COMPUTE else "idle", COMPUTE, 0)  # COMPUTE: the start
+        self._ramp_id += 1
+        ramp_id = self._ramp_id
+        for k in range(1, RAMP_STEPS):
+            self.env.timeout(duration * k / RAMP_STEPS).callbacks.append(
+                lambda _e, k=k: self._ramp_step(ramp_id, k))
+
+    def _ramp_step(self, ramp_id: int, k: int) -> None:
+        job = self.job
+        if ramp_id != self._ramp_id or job is None or job.state != RAMP or not self._open \
+                or self._dark:
+            return  # the ramp ended (interrupted) first
+        src, dst, _ = self._ramp
+        self._ramp = (src, dst, k)
+        self._split(self.env.now)
 
     def _split(self, t: float) -> None:
         """End the open segment at t and begin it again with the current load."""
