@@ -138,50 +138,15 @@ def run(
     write_run(out_dir, resolved_dict(scenario), result.records, summary, meta, result.timeline,
               result.segments)
     if not no_plots:
-        _draw_run(out_dir, summary, result.timeline.changes, result.records[0].wall_clock_days,
+        from simulator.runplots import draw_run
+
+        draw_run(out_dir, summary, result.timeline.changes, result.records[0].wall_clock_days,
                   scenario, result.segments.rows)
     if fmt is Format.json:
         out.print_json(json.dumps(_json_safe(summary)))
     else:
         render_run_table(out, scenario, summary)
         out.print(f"results in {out_dir}/", highlight=False)
-
-
-def _draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: float,
-              scenario: Scenario, rows: list) -> None:
-    from simulator.plots import draw_ledger, draw_timeline
-    from simulator.powerplots import draw_power_timeline, draw_spectrum
-
-    draw_ledger(summary, out_dir / "ledger.png")
-    end_s = end_days * 86400.0
-    title = f"{summary['scenario']}: replication 0"
-    if scenario.power is None or not rows:
-        draw_timeline(changes, end_s, out_dir / "timeline.png", f"{title}, job state")
-        return
-    from simulator.power.coupling import plant_params
-    from simulator.power.screening import harmonics_needed
-    from simulator.power.windows import (
-        HIGH,
-        T,
-        longest_compute,
-        pick_windows,
-        segment_spectra,
-        solve_window,
-    )
-
-    params = plant_params(scenario)
-    windows = [solve_window(params, rows, a, b, label)
-               for label, a, b in pick_windows(rows, end_s)]
-    draw_power_timeline(changes, rows, windows, end_s, out_dir / "timeline.png",
-                        f"{title}: job state, facility power and sources")
-    k = longest_compute(rows, end_s)
-    if k is not None and params.bands:
-        n = max(harmonics_needed(params.bands, params.period), 1)
-        row = rows[k]
-        draw_spectrum(segment_spectra(params, row, n), params.bands, row[HIGH],
-                      out_dir / "spectrum.png",
-                      f"{title}: spectrum of the longest compute segment "
-                      f"({row[T] / 3600:.1f} h), as the sources carry it")
 
 
 def _json_safe(data: Any) -> Any:
@@ -473,7 +438,9 @@ def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> N
         raise _bad_input(exc.problems) from None
     seg_path = result_dir / "power_segments.csv"
     rows = read_segments(seg_path) if seg_path.exists() else []
-    _draw_run(result_dir, summary, changes, float(first["wall_clock_days"]), scenario, rows)
+    from simulator.runplots import draw_run
+
+    draw_run(result_dir, summary, changes, float(first["wall_clock_days"]), scenario, rows)
     out.print(f"redrew the plots in {result_dir}/", highlight=False)
 
 
