@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from simulator.config import Scenario
 from simulator.power.load import LoadModel
 from simulator.power.screening import Band, band_peaks
-from simulator.power.smoothing import damp, ramp_limit
+from simulator.power.smoothing import _shave_rates, damp, rack_shave, ramp_limit
 from simulator.power.trapezoid import Trapezoid
 from simulator.power.waveform import Pwl
 
@@ -93,7 +93,8 @@ def _power_scenario(**smoothing) -> Scenario:
 def test_facility_extras_by_mechanism_add_up_per_gpu_closed_forms() -> None:
     sc = _power_scenario(ramp_down="1 kW/s", damper=0.6)
     loads = LoadModel(sc.power, sc.cluster.groups, sc.job.iteration_time)
-    floor, damper, ramp = loads.extras("compute", 100)
+    floor, damper, ramp, rack = loads.extras("compute", 100)
+    assert rack == 0.0
     gpus = 800
     raw = loads.groups[0].stages("compute")[0]
     held = damp(raw, 0.6 * 700.0)
@@ -163,3 +164,60 @@ def test_level_statistics_of_asymmetric_edges_depend_only_on_their_mean(rise, fa
     v = np.array([w.value((k + 0.5) * T / n) for k in range(n)])
     assert w.mean == pytest.approx(v.mean(), rel=1e-4)
     assert w.above(g) == pytest.approx(np.maximum(v - g, 0).mean(), rel=1e-3, abs=1e-3)
+
+
+SWING = Trapezoid(350.0, 700.0, 1.3, 0.1, T)  # per GPU
+
+
+def test_rack_storage_with_room_to_spare_makes_the_swing_invisible() -> None:
+    site = rack_shave(SWING, 1000.0, 1e6, 1.0)
+    assert site.is_constant and site.low == pytest.approx(SWING.mean, rel=1e-9)
+    lossy = rack_shave(SWING, 1000.0, 1e6, 0.9 ** 0.5)  # 90 % round trip
+    assert lossy.is_constant
+    # the site pays the losses: charge·η_rt = discharge, and mean(S) = mean(L) + charge − discharge
+    m = lossy.low
+    dis, chg = _shave_rates(SWING, m, 1000.0)
+    assert chg * 0.9 == pytest.approx(dis, rel=1e-9)
+    assert lossy.mean - SWING.mean == pytest.approx(chg - dis, rel=1e-6)
+    assert chg - dis == pytest.approx(dis * (1 / 0.9 - 1), rel=1e-6)
+
+
+SQUARE = Trapezoid(350.0, 700.0, 1.4, 0.0, T)  # 70 % at 700 W, 30 % at 350 W
+
+
+def test_rack_storage_short_of_power_passes_the_rest_through() -> None:
+    """Lossless, P = 50 W per GPU on a 70/30 square wave: charging (30 % of the time) saturates
+    at P, and the balance 0.7·(high − m) = 0.3·P holds the top at m = 700 − 0.3·50/0.7."""
+    p = 50.0
+    site = rack_shave(SQUARE, p, 1e6, 1.0)
+    assert site.high == pytest.approx(700.0 - 0.3 * p / 0.7, rel=1e-9)
+    assert site.low == pytest.approx(350.0 + p, rel=1e-9)
+    assert site.mean == pytest.approx(SQUARE.mean, rel=1e-9)  # lossless: energy unchanged
+    bands = (Band(0.1, 20),)
+    assert band_peaks(load_of(site), bands)[0] < band_peaks(load_of(SQUARE), bands)[0]
+
+
+def test_rack_storage_short_of_energy_uses_all_of_it_each_iteration() -> None:
+    """20 J per GPU, far less than the 147 J a full shave needs: the power is cut to
+    p = E / (0.3·T) = 33.3 W, and each iteration discharges exactly E."""
+    e = 20.0
+    site = rack_shave(SQUARE, 1000.0, e, 1.0)
+    p = e / (0.3 * T)
+    assert site.low == pytest.approx(350.0 + p, rel=1e-6)
+    assert site.high == pytest.approx(700.0 - 0.3 * p / 0.7, rel=1e-6)
+    assert T * 0.7 * (700.0 - site.high) == pytest.approx(e, rel=1e-6)
+    assert site.mean == pytest.approx(SQUARE.mean, rel=1e-9)
+
+
+def test_rack_storage_reaches_the_facility_and_books_its_losses() -> None:
+    sc = _power_scenario(rack_storage_power="30 kW", rack_storage_energy="20 kJ",
+                         rack_storage_efficiency=0.9)
+    loads = LoadModel(sc.power, sc.cluster.groups, sc.job.iteration_time)
+    *_, rack = loads.extras("compute", 100)
+    assert rack > 0  # the losses
+    plain = _power_scenario()
+    raw = LoadModel(plain.power, plain.cluster.groups, plain.job.iteration_time)
+    a = loads.facility("compute", 100, 0)
+    b = raw.facility("compute", 100, 0)
+    assert a.high - a.low < b.high - b.low
+    assert a.mean - b.mean == pytest.approx(rack, rel=1e-9)

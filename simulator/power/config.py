@@ -137,7 +137,9 @@ class SmoothingConfig(_Model):
     ``ramp_up``/``ramp_down`` limit how fast a GPU's power rises or falls (W/s, e.g.
     ``2 kW/s``; GB300-style power smoothing); ``damper`` holds that fraction of TDP during
     communication phases with dummy work, at a ``damper_throughput_cost`` (fraction of compute
-    throughput, lengthening the job). The power floor is ``power.gpu_power_floor``.
+    throughput, lengthening the job); ``rack_storage_*`` is energy storage in each rack that holds
+    the rack's draw steady within its power and energy. The power floor is
+    ``power.gpu_power_floor``.
     """
 
     ramp_up: WattsPerSecond | None = Field(default=None, gt=0,
@@ -149,6 +151,12 @@ class SmoothingConfig(_Model):
     damper_throughput_cost: float = Field(default=0.0, ge=0, lt=1,
                                           description="fraction of compute throughput the "
                                                       "damper costs")
+    rack_storage_power: Watts = Field(default=0.0, ge=0,
+                                      description="energy storage in each rack: power")
+    rack_storage_energy: Joules = Field(default=0.0, ge=0,
+                                        description="energy storage in each rack: usable energy")
+    rack_storage_efficiency: float = Field(default=0.95, gt=0, le=1,
+                                           description="its round-trip efficiency (estimate)")
 
 
 class OtherLoadsConfig(_Model):

@@ -26,7 +26,7 @@ from simulator.fleet import Fleet
 from simulator.job import CHECKPOINT, COMPUTE, DONE, OUTAGE, POWER_TRIP, RAMP, Job
 from simulator.layout import layout
 from simulator.power.config import PowerConfig
-from simulator.power.load import LoadModel, Trapezoid
+from simulator.power.load import MECHANISMS, LoadModel, Trapezoid
 from simulator.power.otherloads import OtherLoads, read_other_loads
 from simulator.power.plant import EventSolver, PlantParams, SegmentLog
 
@@ -102,7 +102,7 @@ class PowerCoupling:
         a = self.loads.facility(src, list(held), list(free)).mean
         b = self.loads.facility(dst, list(held), list(free)).mean
         level = a + (b - a) * (k + 1) / RAMP_STEPS + other_w
-        got = self._loads[key] = (Trapezoid.constant(level), (0.0,) * 3)
+        got = self._loads[key] = (Trapezoid.constant(level), (0.0,) * len(MECHANISMS))
         return got
 
     # -- job segments --------------------------------------------------------------------------

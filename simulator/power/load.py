@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from simulator.catalog import GpuType
 from simulator.config import FleetGroup, GpuWattsConfig, PowerConfig
-from simulator.power.smoothing import damp, ramp_limit
+from simulator.power.smoothing import damp, rack_shave, ramp_limit
 from simulator.power.trapezoid import Trapezoid
 
 __all__ = ["GpuLevels", "GroupLoad", "LoadModel", "Trapezoid", "gpu_levels"]
@@ -55,7 +55,7 @@ def gpu_levels(cfg: PowerConfig, gpu: GpuType, watts: GpuWattsConfig | None = No
 
 
 #: the mechanisms whose energy is booked, in the order they apply
-MECHANISMS = ("floor", "damper", "ramp")
+MECHANISMS = ("floor", "damper", "ramp", "rack_storage")
 
 
 class GroupLoad:
@@ -68,6 +68,7 @@ class GroupLoad:
         self.overhead = group.node_overhead if group.node_overhead is not None else cfg.node_overhead
         self.smoothing = group.smoothing if group.smoothing is not None else cfg.smoothing
         self.tdp = group.gpu_type.tdp_w
+        self.gpus_per_rack = group.gpus_per_node * group.nodes_per_rack
         self._shape = shape
         self._stages: dict[str, tuple[Trapezoid, ...]] = {}
 
@@ -97,7 +98,11 @@ class GroupLoad:
             sm = self.smoothing
             damped = damp(floored, sm.damper * self.tdp) if sm.damper is not None else floored
             ramped = ramp_limit(damped, sm.ramp_up, sm.ramp_down)
-            got = self._stages[state] = (raw, floored, damped, ramped)
+            # the rack's storage, shared out per GPU (the shave scales with the rack)
+            stored = rack_shave(ramped, sm.rack_storage_power / self.gpus_per_rack,
+                                sm.rack_storage_energy / self.gpus_per_rack,
+                                sm.rack_storage_efficiency ** 0.5)
+            got = self._stages[state] = (raw, floored, damped, ramped, stored)
         return got
 
     def per_gpu(self, state: str) -> Trapezoid:
@@ -116,8 +121,8 @@ class GroupLoad:
         means = [w.mean for w in self.stages(state)]
         idle = (self.levels.idle - self.raw.idle) * free_nodes
         floor = (means[1] - means[0]) * job_nodes + idle
-        return tuple(x * self.gpn for x in (floor, (means[2] - means[1]) * job_nodes,
-                                            (means[3] - means[2]) * job_nodes))
+        steps = [(means[k + 1] - means[k]) * job_nodes for k in range(1, len(means) - 1)]
+        return tuple(x * self.gpn for x in (floor, *steps))
 
     def floor_extra(self, state: str, job_nodes: int, free_nodes: int = 0) -> float:
         """Extra IT power (W, mean) the floor costs for the group's job and idle GPUs."""

@@ -22,8 +22,17 @@ mechanisms apply in this order, each to the waveform the previous one left:
   reaches P_l: it turns at a depth D = (T − t_h) / (1/a_up + 1/a_down) below P_h, where
   a = ΔP/t are the two slopes (W/s).
 
-A step between job states (compute → restart) is not ramped here: the GPU limits shape the
-iteration swing, which is what they are for.
+* **Rack energy storage** (power P and usable energy E per rack, shared here per GPU; the
+  energy storage in GB300-class rack power supplies): it holds the rack's draw at a level m,
+  delivering s(t) = clamp(L(t) − m, −P, P); m balances each iteration's charge
+  (η·E[s⁻] = E[s⁺]/η, η one-way), so the losses E[s⁻] − E[s⁺] raise the site's mean; if one
+  iteration's discharge T·E[s⁺] exceeds E, the power used is cut until it fits. The site sees
+  S = L − s: a swing covered within P and E vanishes; the rest passes through with its levels
+  moved in by P. E[min((L − m)⁺, P)] = above(m) − above(m + P) is exact; S's edges are drawn
+  straight between its levels with the plateau set so its mean is exact.
+
+A step between job states (compute → restart) is not smoothed here: these mechanisms shape
+the iteration swing, which is what they are for.
 """
 
 from __future__ import annotations
@@ -54,3 +63,63 @@ def ramp_limit(w: Trapezoid, up_w_s: float | None, down_w_s: float | None) -> Tr
     depth = room / (1.0 / a_up + 1.0 / a_down)
     rise, fall = depth / a_up, depth / a_down
     return Trapezoid(w.high - depth, w.high, w.t_high, 0.5 * (rise + fall), w.period, fall)
+
+
+def _shave_rates(w: Trapezoid, m: float, p_w: float) -> tuple[float, float]:
+    """Mean (discharge, charge) power (W) of storage that holds the load at m within ±p_w:
+    E[min((L − m)⁺, P)] and E[min((m − L)⁺, P)]."""
+    dis = w.above(m) - w.above(m + p_w)
+    chg = w.below(m) - w.below(m - p_w)
+    return dis, chg
+
+
+def _balanced_level(w: Trapezoid, p_w: float, eta: float) -> float:
+    """The level m at which the storage ends each iteration with the charge it began with:
+    η·charge = discharge/η (η one-way), by bisection (the balance falls as m rises)."""
+    lo, hi = w.low, w.high
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        dis, chg = _shave_rates(w, mid, p_w)
+        if eta * chg < dis / eta:
+            lo = mid  # more discharge than the charge pays for: hold higher
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def rack_shave(w: Trapezoid, p_w: float, e_j: float, eta: float) -> Trapezoid:
+    """The waveform the site sees behind storage of power ``p_w`` (W) and usable energy ``e_j``
+    (J) that holds it at a level m: s(t) = clamp(L(t) − m, −P, P), S = L − s. m balances the
+    charge each iteration (``eta`` one-way efficiency, so the losses raise the site's mean); if
+    one iteration's discharge T·E[s⁺] exceeds the energy, the power used is cut until it fits.
+
+    S is L with its levels moved in by P (or to m where P covers them); its edges are drawn
+    straight between the new levels, with the plateau set so the mean is exact:
+    mean(S) = mean(L) − E[s⁺] + E[s⁻].
+    """
+    if w.is_constant or p_w <= 0 or e_j <= 0:
+        return w
+    p = p_w
+    m = _balanced_level(w, p, eta)
+    if _shave_rates(w, m, p)[0] * w.period > e_j:  # energy-limited: less power, same cycle
+        lo, hi = 0.0, p_w
+        for _ in range(80):
+            p = 0.5 * (lo + hi)
+            m = _balanced_level(w, p, eta)
+            if _shave_rates(w, m, p)[0] * w.period > e_j:
+                hi = p
+            else:
+                lo = p
+        p = lo
+        m = _balanced_level(w, p, eta)
+    dis, chg = _shave_rates(w, m, p)
+    mean = w.mean - dis + chg
+    high = w.high - p if w.high > m + p else m
+    low = w.low + p if w.low < m - p else m
+    if high - low <= 1e-9 * max(abs(w.high), 1.0):
+        return Trapezoid(mean, mean, 0.0, 0.0, w.period)  # the swing is gone
+    scale = (high - low) / (w.high - w.low)
+    edge, fall = w.t_edge * scale, w.t_fall * scale
+    t_high = (mean - low) * w.period / (high - low) - edge
+    t_high = min(max(t_high, 0.0), w.period - 2 * edge)
+    return Trapezoid(low, high, t_high, edge, w.period, fall)
