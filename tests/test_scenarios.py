@@ -191,3 +191,29 @@ def test_llama3_rates_in_scenarios(stem: str) -> None:
     assert len(causes) == 18
     for c in causes:
         assert c.rate_per_year == pytest.approx(llama3_rate_per_year(c.name), rel=2e-3), c.name
+
+
+MITIGATIONS = sorted((ROOT / "docs" / "mitigations").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", MITIGATIONS, ids=[p.stem for p in MITIGATIONS])
+def test_the_readme_mitigation_variants_run(path: Path, tmp_path: Path) -> None:
+    """The variants of the 100k site the README compares run (one short replication), and
+    each mechanism books what it costs."""
+    result = runner.invoke(app, ["run", str(path), "-r", "1", "--no-plots", "--format", "json",
+                                 "-o", str(tmp_path), "--set", "run.horizon=12 h"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    summary = json.loads(result.stdout)
+    scenario = load_scenario(path)
+    costs = summary.get("smoothing_energy_mwh", {})
+    sm = scenario.power.smoothing
+    if sm.damper is not None:
+        assert costs["damper"]["mean"] > 0
+    if sm.ramp_down is not None:
+        assert costs["ramp"]["mean"] > 0
+    if sm.rack_storage_power > 0:
+        assert costs["rack_storage"]["mean"] > 0
+    if scenario.power.gpu_power_floor > 0:
+        assert summary["floor_energy_mwh"]["mean"] > 0
+    if scenario.power.job_ramp_time > 0:
+        assert summary["ramp_hours"]["mean"] > 0
