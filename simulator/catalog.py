@@ -60,6 +60,13 @@ CATALOG: dict[str, GpuType] = {
             estimate=True,
         ),
         GpuType(
+            "gb300", 1400.0, 180.0, 2.5e15, 55_000.0,
+            "NVIDIA GB300 NVL72 (Blackwell Ultra, 2025): 72 GPUs per rack, 288 GB HBM3e, about "
+            "1,400 W per GPU as reported; dense BF16 taken as GB200's 2.5 PF (NVIDIA quotes "
+            "Blackwell Ultra's gains for FP4); idle and price estimated.",
+            estimate=True,
+        ),
+        GpuType(
             "rubin", 1800.0, 200.0, 4.0e15, 60_000.0,
             "GUESS: NVIDIA Rubin (2026) not yet characterised publicly for dense BF16; "
             "1,800 W, 4 PFLOP/s dense BF16 and $60k are placeholders for what-if studies.",

@@ -22,7 +22,7 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 IDS = [p.stem for p in SCENARIOS]
 REPLICATIONS = 2
 # the largest what-ifs run their first days only: minutes of CI per replication otherwise
-SHORT = {"1m_rubin": "5 d", "colossus_mixed": "10 d", "gb200_110k": "10 d"}
+SHORT = {"1m_rubin": "5 d", "colossus_mixed": "10 d", "gb200_110k": "10 d", "gb300_site": "10 d"}
 
 runner = CliRunner()
 
