@@ -176,6 +176,7 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
     eff_mfu = mfu * ettr if mfu is not None else math.nan
     exaflops = scenario.job_peak_flops * mfu * ettr / 1e18 if mfu is not None else math.nan
     power = _power_fields(scenario, pm, wall_s) if pm is not None else {}
+    storage_capex = power.get("power_capex_usd", 0.0)
     usd_per = baker = math.nan
     econ = scenario.economics
     if econ is not None and mfu is not None and exaflops > 0:
@@ -183,6 +184,7 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
                                                  else g.gpu_type.price_usd) for g in c.groups)
         if pm is not None and econ.facility_capex_per_mw is not None:
             capex += econ.facility_capex_per_mw * pm.peak_facility_w / 1e6
+        capex += storage_capex
         per_hour = capex / (econ.amortization / HOURS)
         if pm is not None and not math.isnan(power["energy_cost_usd"]):
             per_hour += power["energy_cost_usd"] / (wall_s / HOURS)
@@ -226,6 +228,9 @@ def _power_fields(scenario: Scenario, pm: PowerMetrics, wall_s: float) -> dict[s
     assert cfg is not None
     mwh = 3.6e9
     usable = cfg.battery.count * cfg.battery.unit_energy * (cfg.battery.soc_max - cfg.battery.soc_min)
+    capex = cfg.battery.count * cfg.battery.unit_capex + sum(
+        g.racks * (g.config.smoothing or cfg.smoothing).rack_storage_capex
+        for g in layout(scenario))
     price = cfg.electricity_price
     return {
         "energy_mwh": pm.energy_j / mwh,
@@ -249,6 +254,7 @@ def _power_fields(scenario: Scenario, pm: PowerMetrics, wall_s: float) -> dict[s
         "smoothing_energy_mwh": {k: pm.smoothing_energy_j.get(k, 0.0) / mwh
                                  for k in MECHANISMS},
         "energy_cost_usd": pm.energy_j * price if price is not None else math.nan,
+        "power_capex_usd": capex,
         "power_trips_by_reason": dict(sorted(pm.trips_by_reason.items())),
         "oscillation_band_mw": {k: v / 1e6 for k, v in pm.band_peak_w.items()},
     }

@@ -46,6 +46,7 @@ METRICS: dict[str, str] = {
     "soc_limit_hours": "h",
     "floor_energy_mwh": "MWh",
     "energy_cost_usd": "USD",
+    "power_capex_usd": "USD",
 }
 #: metrics that exist only when the scenario has a power block
 POWER_METRICS = ("energy_mwh", "peak_facility_mw", "battery_peak_mw", "battery_throughput_mwh",
@@ -54,7 +55,7 @@ POWER_METRICS = ("energy_mwh", "peak_facility_mw", "battery_peak_mw", "battery_t
                  "frequency_excursion_hours", "oscillation_amplitude_hz",
                  "oscillation_violation_hours", "grid_ramp_violations",
                  "generator_oscillation_hours", "soc_limit_hours", "floor_energy_mwh",
-                 "energy_cost_usd", "exaflops_per_busd_capex_per_mw")
+                 "energy_cost_usd", "power_capex_usd", "exaflops_per_busd_capex_per_mw")
 LEDGER = ("productive_hours", "throttled_hours", "checkpoint_hours", "lost_work_hours",
           "restart_hours", "ramp_hours", "waiting_hours", "outage_hours")
 
@@ -107,6 +108,7 @@ class ReplicationRecord:
     soc_limit_hours: float = math.nan
     floor_energy_mwh: float = math.nan
     energy_cost_usd: float = math.nan
+    power_capex_usd: float = math.nan
     interruptions_by_cause: dict[str, int] = field(default_factory=dict)
     power_trips_by_reason: dict[str, int] = field(default_factory=dict)
     oscillation_band_mw: dict[str, float] = field(default_factory=dict)

@@ -81,6 +81,7 @@ _ROWS: list[tuple[str, str, str | None]] = [
     ("soc_limit_hours", "battery at SoC limit (h)", None),
     ("floor_energy_mwh", "power-floor energy (MWh)", None),
     ("energy_cost_usd", "energy cost (USD)", None),
+    ("power_capex_usd", "storage capex (USD)", None),
 ]
 
 

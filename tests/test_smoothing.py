@@ -221,3 +221,14 @@ def test_rack_storage_reaches_the_facility_and_books_its_losses() -> None:
     b = raw.facility("compute", 100, 0)
     assert a.high - a.low < b.high - b.low
     assert a.mean - b.mean == pytest.approx(rack, rel=1e-9)
+
+
+def test_storage_capex_counts_every_rack_and_battery_unit() -> None:
+    sc = _power_scenario(rack_storage_power="30 kW", rack_storage_energy="20 kJ",
+                         rack_storage_capex="15000 USD")
+    r = run(sc, 1)[0]
+    assert r.power_capex_usd == pytest.approx(25 * 15000.0)  # 100 nodes, 4 per rack
+    data = sc.model_dump()
+    data["power"]["battery"].update(count=3, unit_capex=1e6)
+    r = run(Scenario.model_validate(data), 1)[0]
+    assert r.power_capex_usd == pytest.approx(25 * 15000.0 + 3e6)

@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from simulator.configbase import Model as _Model
 from simulator.units import (
+    USD,
     Hertz,
     HertzPerSecond,
     Joules,
@@ -112,6 +113,7 @@ class BatteryConfig(_Model):
     initial_soc: float = Field(default=0.5, ge=0, le=1)
     soc_target: float | None = Field(default=None, ge=0, le=1, description="default: initial_soc")
     response_time: Seconds = Field(default=0.05, ge=0)
+    unit_capex: USD = Field(default=0.0, ge=0, description="price of one unit (for capex)")
 
     @model_validator(mode="after")
     def _soc(self) -> BatteryConfig:
@@ -157,6 +159,8 @@ class SmoothingConfig(_Model):
                                         description="energy storage in each rack: usable energy")
     rack_storage_efficiency: float = Field(default=0.95, gt=0, le=1,
                                            description="its round-trip efficiency (estimate)")
+    rack_storage_capex: USD = Field(default=0.0, ge=0,
+                                    description="price of the storage in one rack (for capex)")
 
 
 class OtherLoadsConfig(_Model):
