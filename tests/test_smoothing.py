@@ -69,11 +69,15 @@ def test_damper_holds_the_communication_level_and_costs_its_closed_form() -> Non
 
 @settings(max_examples=60, deadline=None)
 @given(up=st.one_of(st.none(), st.floats(100.0, 1e5)), down=st.one_of(st.none(), st.floats(100.0, 1e5)),
-       damper=st.one_of(st.none(), st.floats(0.3, 1.0)))
-def test_each_mitigation_lowers_the_swing_and_never_saves_energy(up, down, damper) -> None:
+       damper=st.one_of(st.none(), st.floats(0.3, 1.0)),
+       rack=st.one_of(st.none(), st.tuples(st.floats(1.0, 500.0), st.floats(1.0, 500.0),
+                                           st.floats(0.8, 1.0))))
+def test_each_mitigation_lowers_the_swing_and_never_saves_energy(up, down, damper, rack) -> None:
     base = Trapezoid(350.0, 700.0, 1.3, 0.1, T)
     w = damp(base, damper * 700.0) if damper is not None else base
     w = ramp_limit(w, up, down)
+    if rack is not None:
+        w = rack_shave(w, rack[0], rack[1], rack[2])
     assert w.mean >= base.mean - 1e-9
     bands = (Band(0.1, 20.0),)
     assert band_peaks(load_of(w), bands)[0] <= band_peaks(load_of(base), bands)[0] + 1e-9
