@@ -203,38 +203,42 @@ def read_trace(path: Path, causes: Sequence[CauseSpec]) -> list[tuple[float, int
         by_name.setdefault(c.name, []).append(i)
     events: list[tuple[float, int, int]] = []
     problems: list[str] = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
-            if not row or row[0].strip().startswith("#"):
-                continue
-            if lineno == 1 and row[0].strip().lower() == "time":
-                continue
-            if len(row) != 3:
-                problems.append(f"{path}:{lineno}: expected 3 fields time,cause,unit")
-                continue
-            t_raw, cause, unit_raw = (x.strip() for x in row)
-            try:
-                t = to_seconds(t_raw if not _is_number(t_raw) else float(t_raw))
-            except UnitError as exc:
-                problems.append(f"{path}:{lineno}: time: {exc}")
-                continue
-            if cause not in by_name:
-                problems.append(f"{path}:{lineno}: cause {cause!r} is not in failures.causes")
-                continue
-            total = sum(causes[i].units for i in by_name[cause])
-            if not unit_raw.isdigit() or int(unit_raw) >= total:
-                problems.append(f"{path}:{lineno}: unit {unit_raw!r} is not a "
-                                f"{causes[by_name[cause][0]].per} index in 0..{total - 1}")
-                continue
-            if t < 0:
-                problems.append(f"{path}:{lineno}: negative time")
-                continue
-            unit = int(unit_raw)
-            for i in by_name[cause]:
-                if unit < causes[i].units:
-                    events.append((t, i, unit))
-                    break
-                unit -= causes[i].units
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM is fine
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for lineno, row in enumerate(rows, start=1):
+        if not row or row[0].strip().startswith("#"):
+            continue
+        if lineno == 1 and row[0].strip().lower() == "time":
+            continue
+        if len(row) != 3:
+            problems.append(f"{path}:{lineno}: expected 3 fields time,cause,unit")
+            continue
+        t_raw, cause, unit_raw = (x.strip() for x in row)
+        try:
+            t = to_seconds(t_raw if not _is_number(t_raw) else float(t_raw))
+        except UnitError as exc:
+            problems.append(f"{path}:{lineno}: time: {exc}")
+            continue
+        if cause not in by_name:
+            problems.append(f"{path}:{lineno}: cause {cause!r} is not in failures.causes")
+            continue
+        total = sum(causes[i].units for i in by_name[cause])
+        if not unit_raw.isdigit() or int(unit_raw) >= total:
+            problems.append(f"{path}:{lineno}: unit {unit_raw!r} is not a "
+                            f"{causes[by_name[cause][0]].per} index in 0..{total - 1}")
+            continue
+        if not math.isfinite(t) or t < 0:
+            problems.append(f"{path}:{lineno}: time must be a finite, non-negative number")
+            continue
+        unit = int(unit_raw)
+        for i in by_name[cause]:
+            if unit < causes[i].units:
+                events.append((t, i, unit))
+                break
+            unit -= causes[i].units
     if problems:
         raise ValueError("\n".join(problems))
     events.sort(key=lambda e: e[0])

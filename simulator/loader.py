@@ -12,7 +12,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from simulator import yamlload
 from simulator.config import Scenario
+from simulator.configbase import NotANumber
 
 
 class ScenarioError(Exception):
@@ -83,7 +85,9 @@ def format_errors(source: str, err: ValidationError) -> list[str]:
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
+        if isinstance(e.get("input"), NotANumber):
+            msg = f"expected a number, got the boolean {e['input']}"
+        elif e["type"] == "extra_forbidden":
             msg = "unknown key"
         elif e["type"] == "missing":
             msg = "required key is missing"
@@ -98,7 +102,14 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise ScenarioError([f"{path}: is a directory, expected a scenario YAML file"])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlload.load(yamlload.read_text(path))
+    except yamlload.YamlProblems as exc:
+        raise ScenarioError([f"{path}: {p}" for p in exc.problems]) from None
+    except ValueError as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            raise ScenarioError([f"{path}: cannot read: not UTF-8 text ({exc.reason} at byte "
+                                 f"{exc.start})"]) from None
+        raise ScenarioError([f"{path}: {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -125,6 +136,8 @@ def validate_data(data: Mapping[str, Any], source: str, base_dir: Path | None = 
                 update={"failures": scenario.failures.model_copy(update={"trace": trace})})
         if not trace.exists():
             raise ScenarioError([f"{source}: failures.trace: file not found: {trace}"])
+        if not trace.is_file():
+            raise ScenarioError([f"{source}: failures.trace: not a regular file: {trace}"])
         from simulator.failures import read_trace, resolve_causes
 
         try:

@@ -89,3 +89,41 @@ def test_missing_trace_file_is_bad_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
     assert "failures.trace: file not found" in result.stderr
+
+
+def test_a_nan_time_is_refused_with_its_line(tmp_path: Path) -> None:
+    """One NaN time once dropped every trace event silently (NaN breaks the sort)."""
+    path = write_scenario(tmp_path, "time,cause,unit\n5400,node_fault,0\nnan,node_fault,1\n"
+                                    "inf,node_fault,1\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "events.csv:3:" in result.output and "events.csv:4:" in result.output
+    assert "finite" in result.output
+
+
+def test_a_spreadsheet_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, "")
+    (tmp_path / "events.csv").write_bytes(b"\xef\xbb\xbftime,cause,unit\n5400,node_fault,0\n")
+    rec = simulate(load_scenario(path), np.random.SeedSequence(0))
+    assert rec.interruptions == 1
+
+
+def test_a_folder_or_device_as_the_trace_is_refused(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, "")
+    (tmp_path / "events.csv").unlink()
+    (tmp_path / "events.csv").mkdir()
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "not a regular file" in result.output
+    data = yaml.safe_load(path.read_text())
+    data["failures"]["trace"] = "/dev/zero"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "not a regular file" in result.output
+
+
+def test_a_trace_that_is_not_utf8_names_its_file(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, "")
+    (tmp_path / "events.csv").write_bytes(b"time,cause,unit\n5400,n\xe9ud,0\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "events.csv: not UTF-8" in result.output
