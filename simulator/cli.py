@@ -31,6 +31,23 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from simulator import __version__
+
+        typer.echo(f"dcsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", help="print the version and exit", callback=_version,
+        is_eager=True)] = False) -> None:
+    """Data-center scenario simulator for GPU training clusters."""
+
+
 # a fixed width off a terminal keeps piped and logged tables readable
 out = Console(width=None if sys.stdout.isatty() else 110)
 err = Console(stderr=True)

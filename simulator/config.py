@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from simulator.catalog import CATALOG, GpuType
 from simulator.configbase import Model
@@ -168,9 +168,21 @@ class FailuresConfig(Model):
         return self
 
 
+def _gpu_name(value: Any) -> Any:
+    # catalog keys are lower case; "H100" is what people write
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _known_gpu(value: str) -> str:
+    if value not in CATALOG:
+        raise ValueError(f"unknown gpu {value!r} (catalog: {', '.join(CATALOG)})")
+    return value
+
+
+GpuName = Annotated[str, BeforeValidator(_gpu_name), AfterValidator(_known_gpu)]
+
+
 def _check_gpus(gpu: str, gpus: int, gpus_per_node: int) -> None:
-    if gpu not in CATALOG:
-        raise ValueError(f"unknown gpu {gpu!r} (catalog: {', '.join(CATALOG)})")
     if gpus % gpus_per_node:
         raise ValueError(f"gpus ({gpus}) must be a multiple of gpus_per_node ({gpus_per_node})")
 
@@ -179,7 +191,7 @@ class FleetGroup(Model):
     """One GPU type of a mixed cluster (``cluster.fleet``), with its own packaging, spares,
     failure rates (the causes' rates × ``failure_scale``) and power."""
 
-    gpu: str = Field(description="catalog type")
+    gpu: GpuName = Field(description="catalog type (any case)")
     gpus: int = Field(gt=0, description="GPUs of this type, not counting spare nodes")
     gpus_per_node: int = Field(default=8, gt=0)
     nodes_per_rack: int = Field(default=4, gt=0)
@@ -210,7 +222,7 @@ class FleetGroup(Model):
 class ClusterConfig(Model):
     """The installed hardware: one GPU type (``gpu``, ``gpus``, ...) or a ``fleet`` of types."""
 
-    gpu: str = Field(default="h100", description=f"GPU type: {', '.join(CATALOG)}")
+    gpu: GpuName = Field(default="h100", description=f"GPU type: {', '.join(CATALOG)}")
     gpus: int | None = Field(default=None, gt=0,
                              description="GPUs installed, not counting spare nodes")
     gpus_per_node: int = Field(default=8, gt=0)
@@ -315,6 +327,13 @@ class Scenario(Model):
     """A whole scenario file."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+
+    @field_validator("name")
+    @classmethod
+    def _not_only_dots(cls, value: str) -> str:
+        if set(value) <= {"."}:
+            raise ValueError("must name a folder (letters, digits, _ - .), not only dots")
+        return value
     description: str = ""
     sources: list[str] = Field(default_factory=list)
     cluster: ClusterConfig

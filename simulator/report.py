@@ -89,7 +89,10 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
     """Print the simulated-vs-analytic table and the analytic block."""
     a = summary["analytic"]
     n = summary["replications"]
-    table = Table(title=f"{scenario.name}: {scenario.job_gpus:,} × {scenario.cluster.gpu.upper()}"
+    c = scenario.cluster
+    hardware = " + ".join(f"{g.gpus:,} {g.gpu.upper()}" for g in c.fleet) if c.fleet \
+        else f"{scenario.job_gpus:,} × {c.gpu.upper()}"
+    table = Table(title=f"{scenario.name}: {hardware}"
                         f", {n} replications, seed {summary['seed']}")
     table.add_column("metric")
     table.add_column("simulated mean", justify="right")

@@ -129,7 +129,11 @@ def to_hertz_per_second(value: Any) -> float:
 def to_usd_per_joule(value: Any) -> float:
     """Energy price in USD/J from a number (USD/J) or a string such as ``"80 USD/MWh"``."""
     price = _per(value, "price", MONEY_UNITS, ENERGY_UNITS, "USD/MWh")
-    return price if price is not None else _convert(value, "energy price", {})
+    if price is not None:
+        return price
+    if isinstance(value, str) and _split(value)[1]:
+        raise UnitError(f"an energy price needs money per energy, e.g. '80 USD/MWh'; got {value!r}")
+    return _convert(value, "energy price", {})
 
 
 def _annotated(fn: Any, description: str) -> Any:
