@@ -131,8 +131,10 @@ def to_usd_per_joule(value: Any) -> float:
     price = _per(value, "price", MONEY_UNITS, ENERGY_UNITS, "USD/MWh")
     if price is not None:
         return price
-    if isinstance(value, str) and _split(value)[1]:
-        raise UnitError(f"an energy price needs money per energy, e.g. '80 USD/MWh'; got {value!r}")
+    unit = _split(value)[1] if isinstance(value, str) else ""
+    if unit:
+        raise UnitError(f"unit {unit!r} in {value!r} is not an energy price: give money per "
+                        f"energy, e.g. '80 USD/MWh'")
     return _convert(value, "energy price", {})
 
 
