@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.config import Scenario
+from simulator.power.battery import rates
 from simulator.power.load import LoadModel
 from simulator.power.screening import Band, band_peaks
-from simulator.power.smoothing import _shave_rates, damp, rack_shave, ramp_limit
+from simulator.power.smoothing import damp, rack_shave, ramp_limit
 from simulator.power.trapezoid import Trapezoid
 from simulator.power.waveform import Pwl
 
@@ -180,7 +181,7 @@ def test_rack_storage_with_room_to_spare_makes_the_swing_invisible() -> None:
     assert lossy.is_constant
     # the site pays the losses: charge·η_rt = discharge, and mean(S) = mean(L) + charge − discharge
     m = lossy.low
-    dis, chg = _shave_rates(SWING, m, 1000.0)
+    dis, chg = rates(SWING, m, 1000.0)
     assert chg * 0.9 == pytest.approx(dis, rel=1e-9)
     assert lossy.mean - SWING.mean == pytest.approx(chg - dis, rel=1e-6)
     assert chg - dis == pytest.approx(dis * (1 / 0.9 - 1), rel=1e-6)

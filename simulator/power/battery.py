@@ -25,7 +25,7 @@ import itertools
 import math
 
 from simulator.power.dispatch import Supply
-from simulator.power.load import Trapezoid
+from simulator.power.trapezoid import Trapezoid
 
 
 def rates(load: Trapezoid, s: float, pb: float) -> tuple[float, float]:

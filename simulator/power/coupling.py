@@ -17,7 +17,9 @@ other; the plant starts at rest at t = 0 too, so the job's start is a checked st
 
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
 
 import simpy
 
@@ -47,7 +49,9 @@ class PowerCoupling:
         self.cfg = cfg
         self.period = scenario.job.iteration_time
         self.loads = LoadModel(cfg, scenario.cluster.groups, self.period)
-        self.solver = EventSolver(plant_params(scenario, self.loads))
+        self.other = other_loads(cfg)
+        self._other_w = self.other.at(0.0)
+        self.solver = EventSolver(plant_params(scenario, self.loads, self.other))
         self.job: Job | None = None
         self.log = log
         self._token = 0
@@ -64,8 +68,6 @@ class PowerCoupling:
         # a soft start or stop: (from state, to state, step) and which ramp it is
         self._ramp: tuple[str, str, int] = ("idle", COMPUTE, 0)
         self._ramp_id = 0
-        self.other = other_loads(cfg)
-        self._other_w = self.other.at(0.0)
 
     def attach(self, job: Job) -> None:
         self.job = job
@@ -209,7 +211,8 @@ class PowerCoupling:
             self._open = False
 
 
-def plant_params(scenario: Scenario, loads: LoadModel | None = None) -> PlantParams:
+def plant_params(scenario: Scenario, loads: LoadModel | None = None,
+                 other: OtherLoads | None = None) -> PlantParams:
     """The plant of a scenario, with its site's peak load (every node up, the job computing)."""
     cfg = scenario.power
     assert cfg is not None
@@ -218,7 +221,8 @@ def plant_params(scenario: Scenario, loads: LoadModel | None = None) -> PlantPar
     groups = layout(scenario)
     peak = loads.facility("compute", [g.job_nodes for g in groups],
                           [g.nodes - g.job_nodes for g in groups]).high
-    return PlantParams.from_config(cfg, period, peak + other_loads(cfg).peak_w)
+    other = other if other is not None else other_loads(cfg)
+    return PlantParams.from_config(cfg, period, peak + other.peak_w)
 
 
 def other_loads(cfg: PowerConfig) -> OtherLoads:
@@ -226,4 +230,12 @@ def other_loads(cfg: PowerConfig) -> OtherLoads:
     o = cfg.other_loads
     if o is None:
         return OtherLoads()
-    return OtherLoads(o.constant, read_other_loads(o.trace) if o.trace is not None else None)
+    series = None
+    if o.trace is not None:  # read once per file version, not once per replication
+        series = _read_series(str(o.trace), o.trace.stat().st_mtime)
+    return OtherLoads(o.constant, list(series) if series is not None else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_series(path: str, _mtime: float) -> tuple[tuple[float, float], ...]:
+    return tuple(read_other_loads(Path(path)))

@@ -45,7 +45,6 @@ class PowerMetrics:
     trips_by_reason: dict[str, int] = field(default_factory=dict)
     grid_ramp_violations: int = 0
     generator_oscillation_s: float = 0.0
-    floor_energy_j: float = 0.0
     smoothing_energy_j: dict[str, float] = field(default_factory=dict)  # mechanism -> J
     soc_limit_s: float = 0.0
     frequency_low_hz: float = 0.0
@@ -55,6 +54,10 @@ class PowerMetrics:
     oscillation_hz: float = 0.0
     band_peak_w: dict[str, float] = field(default_factory=dict)  # "source band" -> W
     band_violation_s: float = 0.0
+
+    @property
+    def floor_energy_j(self) -> float:
+        return self.smoothing_energy_j.get("floor", 0.0)
 
     @property
     def trips(self) -> int:
@@ -267,7 +270,6 @@ class EventSolver:
         for name, w in zip(MECHANISMS, self._extras_w, strict=False):
             if w:
                 m.smoothing_energy_j[name] = m.smoothing_energy_j.get(name, 0.0) + w * dt
-        m.floor_energy_j = m.smoothing_energy_j.get("floor", 0.0)
         if seg.r.clipped and not load.is_constant:
             m.generator_oscillation_s += dt
         s0 = supply.at(0.0)

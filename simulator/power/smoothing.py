@@ -37,6 +37,7 @@ the iteration swing, which is what they are for.
 
 from __future__ import annotations
 
+from simulator.power.battery import rates
 from simulator.power.trapezoid import Trapezoid
 
 
@@ -65,21 +66,13 @@ def ramp_limit(w: Trapezoid, up_w_s: float | None, down_w_s: float | None) -> Tr
     return Trapezoid(w.high - depth, w.high, w.t_high, 0.5 * (rise + fall), w.period, fall)
 
 
-def _shave_rates(w: Trapezoid, m: float, p_w: float) -> tuple[float, float]:
-    """Mean (discharge, charge) power (W) of storage that holds the load at m within ±p_w:
-    E[min((L − m)⁺, P)] and E[min((m − L)⁺, P)]."""
-    dis = w.above(m) - w.above(m + p_w)
-    chg = w.below(m) - w.below(m - p_w)
-    return dis, chg
-
-
 def _balanced_level(w: Trapezoid, p_w: float, eta: float) -> float:
     """The level m at which the storage ends each iteration with the charge it began with:
     η·charge = discharge/η (η one-way), by bisection (the balance falls as m rises)."""
     lo, hi = w.low, w.high
     for _ in range(80):
         mid = 0.5 * (lo + hi)
-        dis, chg = _shave_rates(w, mid, p_w)
+        dis, chg = rates(w, mid, p_w)
         if eta * chg < dis / eta:
             lo = mid  # more discharge than the charge pays for: hold higher
         else:
@@ -101,18 +94,18 @@ def rack_shave(w: Trapezoid, p_w: float, e_j: float, eta: float) -> Trapezoid:
         return w
     p = p_w
     m = _balanced_level(w, p, eta)
-    if _shave_rates(w, m, p)[0] * w.period > e_j:  # energy-limited: less power, same cycle
+    if rates(w, m, p)[0] * w.period > e_j:  # energy-limited: less power, same cycle
         lo, hi = 0.0, p_w
         for _ in range(80):
             p = 0.5 * (lo + hi)
             m = _balanced_level(w, p, eta)
-            if _shave_rates(w, m, p)[0] * w.period > e_j:
+            if rates(w, m, p)[0] * w.period > e_j:
                 hi = p
             else:
                 lo = p
         p = lo
         m = _balanced_level(w, p, eta)
-    dis, chg = _shave_rates(w, m, p)
+    dis, chg = rates(w, m, p)
     mean = w.mean - dis + chg
     high = w.high - p if w.high > m + p else m
     low = w.low + p if w.low < m - p else m
