@@ -5,10 +5,12 @@ Exit codes: 0 ok, 1 runtime error, 2 bad input (never a traceback for bad input)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -21,6 +23,7 @@ from typer.core import TyperCommand
 from simulator.analytic import analytic_for
 from simulator.config import Scenario
 from simulator.loader import ScenarioError, load_scenario, resolved_dict
+from simulator.outdir import OutputError, OutputFolder
 from simulator.output import build_summary, metadata, read_segments, read_timeline, write_run
 from simulator.report import progress_bar, render_run_table
 
@@ -106,9 +109,23 @@ def _executor(kind: ExecutorKind, jobs: int, scheduler: str | None) -> Any:
         raise _bad_input([str(exc)]) from None
 
 
-def _check_output(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise _bad_input([f"{out_dir}: output path exists and is not a folder"])
+@contextlib.contextmanager
+def _output(out_dir: Path, keep_partial: bool = False) -> Iterator[OutputFolder]:
+    """The output folder, checked and locked before any simulation; files go to its stage and
+    appear together at :meth:`OutputFolder.commit`."""
+    folder = OutputFolder(out_dir, keep_partial)
+    try:
+        folder.__enter__()
+    except OutputError as exc:
+        raise _bad_input([str(exc)]) from None
+    try:
+        yield folder
+    except OSError as exc:
+        err.print(f"{out_dir}: cannot write the results: {exc.strerror or exc}; the previous "
+                  f"contents of the folder are unchanged", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        folder.__exit__(None, None, None)
 
 
 def _check_metrics(metrics: list[str] | None) -> None:
@@ -141,24 +158,25 @@ def run(
     jobs = jobs or min(os.cpu_count() or 1, n)
     root_seed = scenario.run.seed if seed is None else seed
     out_dir = output or Path("results") / scenario.name
-    _check_output(out_dir)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    t0 = time.perf_counter()
-    with _executor(executor, jobs, scheduler) as ex, \
-            progress_bar(f"{scenario.name}", n, enabled=fmt is Format.table) as advance:
-        result = run_replications(scenario, n, root_seed, jobs, advance, executor=ex)
-        where = ex.description
-    wall = time.perf_counter() - t0
-    analytic = analytic_for(scenario)
-    summary = build_summary(scenario.name, result.records, root_seed, analytic, wall)
-    meta = metadata(root_seed, sys.argv, started, wall, jobs, where)
-    write_run(out_dir, resolved_dict(scenario), result.records, summary, meta, result.timeline,
-              result.segments)
-    if not no_plots:
-        from simulator.runplots import draw_run
+    with _output(out_dir) as folder:
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        with _executor(executor, jobs, scheduler) as ex, \
+                progress_bar(f"{scenario.name}", n, enabled=fmt is Format.table) as advance:
+            result = run_replications(scenario, n, root_seed, jobs, advance, executor=ex)
+            where = ex.description
+        wall = time.perf_counter() - t0
+        analytic = analytic_for(scenario)
+        summary = build_summary(scenario.name, result.records, root_seed, analytic, wall)
+        meta = metadata(root_seed, sys.argv, started, wall, jobs, where)
+        write_run(folder.stage, resolved_dict(scenario), result.records, summary, meta,
+                  result.timeline, result.segments)
+        if not no_plots:
+            from simulator.runplots import draw_run
 
-        draw_run(out_dir, summary, result.timeline.changes, result.records[0].wall_clock_days,
-                  scenario, result.segments.rows)
+            draw_run(folder.stage, summary, result.timeline.changes,
+                     result.records[0].wall_clock_days, scenario, result.segments.rows)
+        folder.commit()
     if fmt is Format.json:
         out.print_json(json.dumps(_json_safe(summary)))
     else:
@@ -260,6 +278,7 @@ def sweep(
         DEFAULT_METRICS,
         INTERVAL_KEY,
         Sweep,
+        keep_points,
         pending_tasks,
         rows_csv,
         sweep_rows,
@@ -276,51 +295,56 @@ def sweep(
     except ScenarioError as exc:
         raise _bad_input(exc.problems) from None
     out_dir = output or Path("results") / f"{sw.base.name}-sweep"
-    _check_output(out_dir)
-    points = sw.points
-    cached, pending = sw.plan(out_dir, points)
-    total = pending_tasks(pending)
-    jobs = jobs or max(1, min(os.cpu_count() or 1, total))
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    t0 = time.perf_counter()
-    shown = fmt is Format.table
-    if shown and cached:
-        err.print(f"resuming: {len(cached)} of {len(points)} points already in {out_dir}/points/",
-                  highlight=False)
-    optima = []
-    with _executor(executor, jobs, scheduler) as ex:
-        label = f"{sw.base.name}: {len(pending)} points × replications"
-        with progress_bar(label, total, enabled=shown) as advance:
-            results = sw.compute(out_dir, points, ex, advance)
-        if optimize:
-            with progress_bar("optimizing the checkpoint interval", None, enabled=shown) as advance:
-                optima = sw.optimize(out_dir, results, ex, advance)
-        where = ex.description
-    wall = time.perf_counter() - t0
-    rows = sweep_rows(results, sw.keys)
-    meta = {
-        "kind": "sweep",
-        "scenario": sw.base.name,
-        "file": str(scenario_file),
-        "params": [s.to_dict() for s in specs],
-        "mode": "zip" if zip_ else "grid",
-        "seed": sw.seed,
-        "replications": points[0].replications if points else 0,
-        "metrics": list(metric or DEFAULT_METRICS),
-        "points": len(points),
-        "computed_points": len(pending),
-        "optimize": [o.to_dict() for o in optima] or None,
-    }
-    atomic_write_text(out_dir / "sweep.csv", rows_csv(rows))
-    write_json(out_dir / "sweep.json", meta)
-    write_yaml(out_dir / "resolved.yaml", resolved_dict(sw.base))
-    write_json(out_dir / "metadata.json",
-               metadata(sw.seed, sys.argv, started, wall, jobs, where))
-    if not no_plots:
-        from simulator.plots import draw_sweep
-        from simulator.sweep import read_csv_rows
+    with _output(out_dir, keep_partial=True) as folder:
+        stage = folder.stage
+        sw.also_read = [folder.final]
+        points = sw.points
+        cached, pending = sw.plan(stage, points)
+        total = pending_tasks(pending)
+        jobs = jobs or max(1, min(os.cpu_count() or 1, total))
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        shown = fmt is Format.table
+        if shown and cached:
+            err.print(f"resuming: {len(cached)} of {len(points)} points already computed in "
+                      f"{out_dir}/", highlight=False)
+        optima = []
+        with _executor(executor, jobs, scheduler) as ex:
+            label = f"{sw.base.name}: {len(pending)} points × replications"
+            with progress_bar(label, total, enabled=shown) as advance:
+                results = sw.compute(stage, points, ex, advance)
+            if optimize:
+                with progress_bar("optimizing the checkpoint interval", None,
+                                  enabled=shown) as advance:
+                    optima = sw.optimize(stage, results, ex, advance)
+            where = ex.description
+        wall = time.perf_counter() - t0
+        rows = sweep_rows(results, sw.keys)
+        meta = {
+            "kind": "sweep",
+            "scenario": sw.base.name,
+            "file": str(scenario_file),
+            "params": [s.to_dict() for s in specs],
+            "mode": "zip" if zip_ else "grid",
+            "seed": sw.seed,
+            "replications": points[0].replications if points else 0,
+            "metrics": list(metric or DEFAULT_METRICS),
+            "points": len(points),
+            "computed_points": len(pending),
+            "optimize": [o.to_dict() for o in optima] or None,
+        }
+        atomic_write_text(stage / "sweep.csv", rows_csv(rows))
+        write_json(stage / "sweep.json", meta)
+        write_yaml(stage / "resolved.yaml", resolved_dict(sw.base))
+        write_json(stage / "metadata.json",
+                   metadata(sw.seed, sys.argv, started, wall, jobs, where))
+        if not no_plots:
+            from simulator.plots import draw_sweep
+            from simulator.sweep import read_csv_rows
 
-        draw_sweep(read_csv_rows(out_dir / "sweep.csv"), _json_safe(meta), out_dir / "sweep.png")
+            draw_sweep(read_csv_rows(stage / "sweep.csv"), _json_safe(meta), stage / "sweep.png")
+        keep_points(folder.final, stage)
+        folder.commit()
     if fmt is Format.json:
         out.print_json(json.dumps(_json_safe({**meta, "rows": rows})))
         return
@@ -378,40 +402,42 @@ def compare(
     n = replications or scenarios[0].run.replications
     root_seed = scenarios[0].run.seed if seed is None else seed
     out_dir = output or default_dir(labels)
-    _check_output(out_dir)
-    total = n * len(scenarios)
-    jobs = jobs or max(1, min(os.cpu_count() or 1, total))
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    t0 = time.perf_counter()
-    with _executor(executor, jobs, scheduler) as ex, \
-            progress_bar(f"{' vs '.join(labels)}", total, enabled=fmt is Format.table) as advance:
-        records = run_compare(scenarios, root_seed, n, ex, advance)
-        where = ex.description
-    wall = time.perf_counter() - t0
-    rows = compare_rows(labels, records)
-    table_metrics = shown_metrics(rows, metric or DEFAULT_TABLE)
-    plot_metrics = shown_metrics(rows, metric or DEFAULT_PLOT)
-    meta = {
-        "kind": "compare",
-        "labels": labels,
-        "files": [str(p) for p in scenario_files],
-        "names": [s.name for s in scenarios],
-        "baseline": labels[0],
-        "seed": root_seed,
-        "replications": n,
-        "metrics": table_metrics,
-        "plot_metrics": plot_metrics,
-    }
-    atomic_write_text(out_dir / "compare.csv", rows_csv([{c: r[c] for c in COLUMNS} for r in rows]))
-    write_json(out_dir / "compare.json", meta)
-    for label, scenario, recs in zip(labels, scenarios, records, strict=True):
-        atomic_write_text(out_dir / f"replications-{safe(label)}.csv", replications_csv(recs))
-        write_yaml(out_dir / f"resolved-{safe(label)}.yaml", resolved_dict(scenario))
-    write_json(out_dir / "metadata.json", metadata(root_seed, sys.argv, started, wall, jobs, where))
-    if not no_plots:
-        from simulator.plots import draw_compare
+    with _output(out_dir) as folder:
+        stage = folder.stage
+        total = n * len(scenarios)
+        jobs = jobs or max(1, min(os.cpu_count() or 1, total))
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        with _executor(executor, jobs, scheduler) as ex, \
+                progress_bar(f"{' vs '.join(labels)}", total, enabled=fmt is Format.table) as advance:
+            records = run_compare(scenarios, root_seed, n, ex, advance)
+            where = ex.description
+        wall = time.perf_counter() - t0
+        rows = compare_rows(labels, records)
+        table_metrics = shown_metrics(rows, metric or DEFAULT_TABLE)
+        plot_metrics = shown_metrics(rows, metric or DEFAULT_PLOT)
+        meta = {
+            "kind": "compare",
+            "labels": labels,
+            "files": [str(p) for p in scenario_files],
+            "names": [s.name for s in scenarios],
+            "baseline": labels[0],
+            "seed": root_seed,
+            "replications": n,
+            "metrics": table_metrics,
+            "plot_metrics": plot_metrics,
+        }
+        atomic_write_text(stage / "compare.csv", rows_csv([{c: r[c] for c in COLUMNS} for r in rows]))
+        write_json(stage / "compare.json", meta)
+        for label, scenario, recs in zip(labels, scenarios, records, strict=True):
+            atomic_write_text(stage / f"replications-{safe(label)}.csv", replications_csv(recs))
+            write_yaml(stage / f"resolved-{safe(label)}.yaml", resolved_dict(scenario))
+        write_json(stage / "metadata.json", metadata(root_seed, sys.argv, started, wall, jobs, where))
+        if not no_plots:
+            from simulator.plots import draw_compare
 
-        draw_compare(rows, meta, out_dir / "compare.png")
+            draw_compare(rows, meta, stage / "compare.png")
+        folder.commit()
     if fmt is Format.json:
         out.print_json(json.dumps(_json_safe({**meta, "rows": [r for r in rows
                                                                  if r["metric"] in table_metrics]})))

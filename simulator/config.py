@@ -20,6 +20,14 @@ from simulator.reference import LLAMA3_SOFTWARE, LLAMA3_TABLE5, llama3_rate_per_
 from simulator.units import USD, Seconds, Watts
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
+#: the largest cluster a scenario may describe (GPUs, or spare nodes): 100 times the largest
+#: sites announced, and small enough for the per-node state to fit in memory
+MAX_GPUS = 100_000_000
+#: the most replications one run may ask for (each record stays in memory until the end)
+MAX_REPLICATIONS = 100_000
+#: default cap on simulation events per replication (``run.max_events``): a 100k-GPU run of
+#: two simulated months schedules about 25,000
+DEFAULT_MAX_EVENTS = 20_000_000
 
 
 def _scalar_is_fixed(value: Any) -> Any:
@@ -68,7 +76,8 @@ RepairTime = Annotated[RepairTimeConfig, BeforeValidator(_scalar_is_fixed)]
 
 
 class WeibullShape(Model):
-    shape: float = Field(gt=0, description="Weibull shape k (<1: infant mortality)")
+    shape: float = Field(ge=0.05, le=100, description="Weibull shape k (<1: infant mortality; "
+                                                       "published fits lie between 0.3 and 3)")
 
 
 class WeibullSpec(Model):
@@ -105,7 +114,8 @@ class FailureCause(Model):
 
     name: str = Field(min_length=1)
     per: Literal["gpu", "node", "rack"]
-    rate_per_year: float | None = Field(default=None, ge=0, description="failures per unit-year")
+    rate_per_year: float | None = Field(default=None, ge=0, le=1e6,
+                                         description="failures per unit-year")
     mtbf: Seconds | None = Field(default=None, gt=0, description="mean time between failures per unit")
     distribution: InterFailure = None
     repair_time: RepairTime | None = Field(
@@ -192,11 +202,11 @@ class FleetGroup(Model):
     failure rates (the causes' rates × ``failure_scale``) and power."""
 
     gpu: GpuName = Field(description="catalog type (any case)")
-    gpus: int = Field(gt=0, description="GPUs of this type, not counting spare nodes")
-    gpus_per_node: int = Field(default=8, gt=0)
-    nodes_per_rack: int = Field(default=4, gt=0)
-    spare_nodes: int = Field(default=0, ge=0)
-    failure_scale: float = Field(default=1.0, ge=0,
+    gpus: int = Field(gt=0, le=MAX_GPUS, description="GPUs of this type, not counting spare nodes")
+    gpus_per_node: int = Field(default=8, gt=0, le=1024)
+    nodes_per_rack: int = Field(default=4, gt=0, le=1024)
+    spare_nodes: int = Field(default=0, ge=0, le=MAX_GPUS)
+    failure_scale: float = Field(default=1.0, ge=0, le=1e6,
                                  description="multiplies every cause's per-unit rate for this type")
     gpu_watts: GpuWattsConfig | None = Field(
         default=None, description="per-GPU W by state; default power.gpu_watts, then the catalog")
@@ -223,11 +233,12 @@ class ClusterConfig(Model):
     """The installed hardware: one GPU type (``gpu``, ``gpus``, ...) or a ``fleet`` of types."""
 
     gpu: GpuName = Field(default="h100", description=f"GPU type: {', '.join(CATALOG)}")
-    gpus: int | None = Field(default=None, gt=0,
+    gpus: int | None = Field(default=None, gt=0, le=MAX_GPUS,
                              description="GPUs installed, not counting spare nodes")
-    gpus_per_node: int = Field(default=8, gt=0)
-    nodes_per_rack: int = Field(default=4, gt=0)
-    spare_nodes: int = Field(default=0, ge=0, description="hot-spare nodes on top of cluster.gpus")
+    gpus_per_node: int = Field(default=8, gt=0, le=1024)
+    nodes_per_rack: int = Field(default=4, gt=0, le=1024)
+    spare_nodes: int = Field(default=0, ge=0, le=MAX_GPUS,
+                             description="hot-spare nodes on top of cluster.gpus")
     fleet: list[FleetGroup] | None = Field(
         default=None, min_length=1, description="mixed cluster: one entry per GPU type")
     repair_time: RepairTime = Field(
@@ -292,12 +303,13 @@ class RestartConfig(Model):
 class JobConfig(Model):
     """The synchronous training job."""
 
-    gpus: int | None = Field(default=None, gt=0, description="default: all of cluster.gpus")
+    gpus: int | None = Field(default=None, gt=0, le=MAX_GPUS,
+                             description="default: all of cluster.gpus")
     work: Seconds | None = Field(default=None, gt=0, description="failure-free compute time")
-    flops: float | None = Field(default=None, gt=0, description="total training FLOP")
+    flops: float | None = Field(default=None, gt=0, le=1e40, description="total training FLOP")
     mfu: float | None = Field(default=None, gt=0, le=1, description="model FLOP utilisation")
     iteration_time: Seconds = Field(default=2.0, gt=0)
-    planned_interruptions_per_day: float = Field(default=0.0, ge=0)
+    planned_interruptions_per_day: float = Field(default=0.0, ge=0, le=1e4)
     checkpoint: CheckpointConfig
     restart: RestartConfig
 
@@ -318,9 +330,13 @@ class EconomicsConfig(Model):
 
 
 class RunConfig(Model):
-    replications: int = Field(default=20, gt=0)
-    seed: int = Field(default=1, ge=0)
+    replications: int = Field(default=20, gt=0, le=MAX_REPLICATIONS)
+    seed: int = Field(default=1, ge=0, lt=2**128)
     horizon: Seconds = Field(default=365 * 86400.0, gt=0, description="cap on simulated wall clock")
+    max_events: int = Field(
+        default=DEFAULT_MAX_EVENTS, gt=0, le=10**10,
+        description="cap on simulation events per replication: a scenario expected to need "
+                    "more is refused, and a replication that reaches it stops there and says so")
 
 
 class Scenario(Model):

@@ -1,5 +1,6 @@
 """The base of every scenario-file model: unknown keys refused, values frozen once validated,
-and no boolean taken for a number (pydantic would read ``gpus: true`` as 1)."""
+no boolean taken for a number (pydantic would read ``gpus: true`` as 1), and no infinite or
+NaN number anywhere (no key means "unbounded"; an infinity only ever came from a slip)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ class NotANumber(str):
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod

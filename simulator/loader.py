@@ -146,6 +146,11 @@ def validate_data(data: Mapping[str, Any], source: str, base_dir: Path | None = 
             raise ScenarioError(str(exc).splitlines()) from None
     if scenario.power is not None and scenario.power.other_loads is not None:
         scenario = _other_loads_trace(scenario, source, base_dir)
+    from simulator.budget import problems
+
+    too_big = problems(scenario, source)
+    if too_big:
+        raise ScenarioError(too_big)
     return scenario
 
 

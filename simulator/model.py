@@ -119,10 +119,28 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int 
         timeline(0.0, job.state, 0.0)
     FailureDriver(env, source, fleet, job)
     horizon = scenario.run.horizon
-    env.run(until=env.any_of([job.process, env.timeout(horizon)]))
+    exhausted = not run_bounded(env, env.any_of([job.process, env.timeout(horizon)]),
+                                scenario.run.max_events)
     job.close()
-    return _record(scenario, job, fleet, env, replication, time.perf_counter() - started,
-                   power.solver.metrics if power is not None else None)
+    record = _record(scenario, job, fleet, env, replication, time.perf_counter() - started,
+                     power.solver.metrics if power is not None else None)
+    record.stopped_at_event_budget = exhausted
+    return record
+
+
+def run_bounded(env: simpy.Environment, until: simpy.Event, max_events: int) -> bool:
+    """``env.run(until)``, but at most ``max_events`` events: True if ``until`` fired, False if
+    the budget ran out first (the model is left as it stood, like at a horizon)."""
+    until.callbacks.append(simpy.core.StopSimulation.callback)
+    step = env.step
+    try:
+        for _ in range(max_events):
+            step()
+    except simpy.core.StopSimulation:
+        return True
+    except simpy.core.EmptySchedule:  # nothing left to happen: as good as finished
+        return True
+    return False
 
 
 class FailureDriver:

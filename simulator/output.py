@@ -93,6 +93,7 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
             k: estimate(r.smoothing_energy_mwh.get(k, 0.0) for r in records).to_dict()
             for k in sorted({k for r in records for k in r.smoothing_energy_mwh})}
     summary["completed_fraction"] = sum(r.completed for r in records) / len(records)
+    summary["warnings"] = run_warnings(records)
     summary["analytic"] = analytic.to_dict()
     events = sum(r.events for r in records)
     sim_s = sum(r.sim_seconds for r in records)
@@ -105,6 +106,26 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
     }
     summary["units"] = METRICS
     return summary
+
+
+def run_warnings(records: Sequence[ReplicationRecord]) -> list[dict[str, str]]:
+    """``{code, message}`` for results a reader could take for a finished run."""
+    n = len(records)
+    out = []
+    stopped = [r for r in records if r.stopped_at_event_budget]
+    if stopped:
+        out.append({"code": "event_budget", "message": (
+            f"{len(stopped)} of {n} replications stopped at run.max_events before the job "
+            f"finished or reached run.horizon (after {max(r.wall_clock_days for r in stopped):.3g}"
+            f" simulated days at most): their metrics cover only that span")})
+    unfinished = [r for r in records if not r.completed and not r.stopped_at_event_budget]
+    if unfinished:
+        done = sum(r.work_done_fraction for r in unfinished) / len(unfinished)
+        out.append({"code": "horizon", "message": (
+            f"{len(unfinished)} of {n} replications reached run.horizon before the work was "
+            f"done ({done:.1%} of the work on average): wall clock and ETTR describe the "
+            f"horizon, not the job, and the analytic column is not comparable")})
+    return out
 
 
 def replications_csv(records: Sequence[ReplicationRecord]) -> str:

@@ -128,6 +128,17 @@ def _as_float(v: Any) -> float | None:
         return None
 
 
+def _paired_label(row: dict[str, Any], keys: Sequence[str],
+                  scales: dict[str, tuple[float, str]]) -> str:
+    """The other parameters' values at one point of a --zip sweep, e.g. 'time=5 min'."""
+    parts = []
+    for k in keys:
+        v, (sc, un) = _as_float(row.get(k)), scales[k]
+        shown = f"{v / sc:.4g}{' ' + un if un else ''}" if v is not None else str(row.get(k))
+        parts.append(f"{k.split('.')[-1]}={shown}")
+    return ", ".join(parts)
+
+
 def draw_sweep(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Path) -> None:
     """Each chosen metric against the first swept parameter with its 95% CI band, one line per
     combination of the other parameters; for a checkpoint-interval sweep the Young and Daly
@@ -160,6 +171,8 @@ def draw_sweep(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Path)
 
     def series_label(key: tuple) -> str:
         parts = []
+        if not grouped:  # one series: a zip sweep's other values label its points instead
+            return ""
         for k, v in zip(others, key, strict=True):
             sc, un = other_units[k]
             parts.append(f"{k.split('.')[-1]}={v / sc:.4g}{' ' + un if un else ''}"
@@ -180,6 +193,10 @@ def draw_sweep(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Path)
             mean = [r[f"{metric}_mean"] for r in group]
             color = f"C{s % 10}"
             ax.plot(x, mean, marker="o", ms=3.5, color=color, label=series_label(skey) or "mean")
+            if others and not grouped:
+                for xi, yi, r in zip(x, mean, group, strict=True):
+                    ax.annotate(_paired_label(r, others, other_units), (xi, yi), fontsize=7,
+                                xytext=(3, 3), textcoords="offset points")
             ax.fill_between(x, [r[f"{metric}_ci95_low"] for r in group],
                             [r[f"{metric}_ci95_high"] for r in group], color=color, alpha=0.2,
                             lw=0, label="95% CI" if s == 0 else None)

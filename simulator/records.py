@@ -115,6 +115,8 @@ class ReplicationRecord:
     smoothing_energy_mwh: dict[str, float] = field(default_factory=dict)
     events: int = 0
     sim_seconds: float = 0.0
+    #: True if the replication stopped at ``run.max_events`` before its end or horizon
+    stopped_at_event_budget: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

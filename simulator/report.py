@@ -112,6 +112,8 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
         table.add_row(f"{key} (MW, largest harmonic)", _fmt(est["mean"]),
                       _ci(est["ci95_low"], est["ci95_high"]), "")
     console.print(table)
+    for w in summary.get("warnings") or []:
+        console.print(f"warning: {w['message']}", style="yellow", highlight=False)
     reasons = summary.get("power_trips_by_reason") or {}
     tripped = {k: v["mean"] for k, v in reasons.items() if v["mean"]}
     if tripped:
@@ -176,6 +178,8 @@ def render_optima(console: Console, meta: dict[str, Any], rows: list[dict[str, A
 
     if INTERVAL_KEY not in [p["key"] for p in meta["params"]]:
         return
+    if meta.get("mode") == "zip" and len(meta["params"]) > 1:
+        return  # paired values: no series over the interval alone to take an argmin of
     optima = meta.get("optimize") or []
     groups: dict[str, list[dict[str, Any]]] = {}
     others = [p["key"] for p in meta["params"] if p["key"] != INTERVAL_KEY]

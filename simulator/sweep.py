@@ -21,6 +21,7 @@ import io
 import itertools
 import json
 import math
+import os
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -47,7 +48,9 @@ from simulator.runner import seeds_for
 from simulator.stats import Estimate, estimate
 
 #: bump when the meaning of a cached point changes (invalidates every points/ folder)
-POINT_FORMAT = 1
+POINT_FORMAT = 2
+#: the most points one sweep may have (grid size or --range N)
+MAX_POINTS = 10_000
 INTERVAL_KEY = "job.checkpoint.interval"
 DEFAULT_METRICS = ("ettr", "wall_clock_days")
 #: the analytic columns of sweep.csv
@@ -150,6 +153,9 @@ def _inner_model(annotation: Any) -> Any:
 def parse_values(key: str, text: str) -> ParamSpec:
     """``--values "2 min,5 min,10 min"``: each item read as in ``--set`` (YAML, units kept)."""
     items = split_values(text)
+    if len(items) > MAX_POINTS:
+        raise ScenarioError([f"--param {key} --values: {len(items):,} values is more than "
+                             f"{MAX_POINTS:,}"])
     if not text.strip() or any(not item for item in items):
         raise ScenarioError([f"--param {key} --values {text!r}: expected a comma-separated list "
                              f"of values, e.g. '2 min,5 min,10 min'"])
@@ -189,6 +195,8 @@ def parse_range(key: str, text: str) -> ParamSpec:
         raise ScenarioError([f"{where}: N must be a whole number, got {parts[2]!r}"]) from None
     if n < 2:
         raise ScenarioError([f"{where}: N must be at least 2"])
+    if n > MAX_POINTS:
+        raise ScenarioError([f"{where}: N = {n:,} is more than {MAX_POINTS:,} points"])
     ends, kind = _range_ends(where, parts[0], parts[1])
     start, stop = ends
     if not (start > 0 and stop > 0 and math.isfinite(start) and math.isfinite(stop)):
@@ -244,6 +252,11 @@ def combinations(specs: Sequence[ParamSpec], zip_: bool) -> list[dict[str, Any]]
                                  f"({listed})"])
         return [dict(zip(keys, combo, strict=True))
                 for combo in zip(*(s.values for s in specs), strict=True)]
+    size = math.prod(len(s.values) for s in specs)
+    if size > MAX_POINTS:
+        raise ScenarioError([f"the grid of {' × '.join(str(len(s.values)) for s in specs)} "
+                             f"values has {size:,} points, more than {MAX_POINTS:,}: sweep "
+                             f"fewer values, or pair them with --zip"])
     return [dict(zip(keys, combo, strict=True))
             for combo in itertools.product(*(s.values for s in specs))]
 
@@ -292,9 +305,41 @@ def point_key(data: dict[str, Any], seed: int, replications: int) -> str:
     if trace:
         with contextlib.suppress(OSError):
             d["failures"]["trace_sha256"] = hashlib.sha256(Path(trace).read_bytes()).hexdigest()
-    blob = json.dumps({"format": POINT_FORMAT, "scenario": d, "seed": seed,
-                       "replications": replications}, sort_keys=True, allow_nan=True)
+    from simulator import __version__
+
+    # the model version is in the key: a point computed by another version is recomputed
+    blob = json.dumps({"format": POINT_FORMAT, "model": __version__, "scenario": d,
+                       "seed": seed, "replications": replications}, sort_keys=True,
+                      allow_nan=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def keep_points(source: Path, target: Path) -> int:
+    """Hard-link (or copy) every point file of ``source/points`` missing from ``target/points``,
+    so a sweep's new folder keeps the cache of the one it replaces; returns how many."""
+    import shutil
+
+    src, dst = source / "points", target / "points"
+    if not src.is_dir():
+        return 0
+    dst.mkdir(parents=True, exist_ok=True)
+    kept = 0
+    for f in src.glob("*.json"):
+        if (dst / f.name).exists():
+            continue
+        try:
+            os.link(f, dst / f.name)
+        except OSError:
+            shutil.copy2(f, dst / f.name)
+        kept += 1
+    return kept
+
+
+def _records_digest(records: Any) -> str:
+    """SHA-256 of a point's records in canonical JSON: a point file whose numbers were edited
+    no longer matches it."""
+    blob = json.dumps(records, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _lookup(data: Any, key: str) -> Any:
@@ -348,6 +393,8 @@ class Sweep:
     def __init__(self, path: Path, sets: Sequence[str], specs: Sequence[ParamSpec], zip_: bool,
                  seed: int | None, replications: int | None):
         self.path = Path(path)
+        #: further folders whose points/ a resumed sweep reuses (the previous result folder)
+        self.also_read: list[Path] = []
         self.specs = list(specs)
         self.zip = zip_
         self._seed, self._replications = seed, replications
@@ -396,12 +443,22 @@ class Sweep:
         return out_dir / "points" / f"{point.key}.json"
 
     def load_cached(self, out_dir: Path, point: SweepPoint) -> list[ReplicationRecord] | None:
-        """The records of a finished point, or None (missing, unreadable or not this point)."""
-        path = self.point_file(out_dir, point)
+        """The records of a finished point, from ``out_dir`` or else a folder of
+        :attr:`also_read`, or None (missing, unreadable or not this point)."""
+        for folder in (out_dir, *self.also_read):
+            records = self._read_point(self.point_file(folder, point), point)
+            if records is not None:
+                return records
+        return None
+
+    @staticmethod
+    def _read_point(path: Path, point: SweepPoint) -> list[ReplicationRecord] | None:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("format") != POINT_FORMAT or data.get("key") != point.key:
                 return None
+            if data.get("sha256") != _records_digest(data["records"]):
+                return None  # edited or damaged: recompute rather than trust it
             records = [record_from_dict(r) for r in data["records"]]
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -416,7 +473,9 @@ class Sweep:
                 "records": [r.to_dict() for r in records]}
         from simulator.output import _clean
 
-        atomic_write_text(self.point_file(out_dir, point), json.dumps(_clean(body)) + "\n")
+        body = _clean(body)
+        body["sha256"] = _records_digest(body["records"])
+        atomic_write_text(self.point_file(out_dir, point), json.dumps(body) + "\n")
 
     def plan(self, out_dir: Path, points: Sequence[SweepPoint]
              ) -> tuple[dict[str, list[ReplicationRecord]], list[SweepPoint]]:

@@ -8,6 +8,7 @@ Everything is converted to SI floats at load time; the model never sees a unit s
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -45,6 +46,34 @@ class UnitError(ValueError):
     """A value whose unit is missing, unknown or of the wrong kind."""
 
 
+#: the largest magnitude accepted per kind of quantity, in SI: far beyond any real site, yet
+#: small enough that products and sums of them stay finite in double precision
+CEILINGS: dict[str, tuple[float, str]] = {
+    "duration": (1e9 * 365 * _DAY_S, "1e9 years"),
+    "power": (1e15, "1 PW"),
+    "energy": (1e21, "1e21 J"),
+    "money": (1e15, "1e15 USD"),
+    "frequency": (1e6, "1 MHz"),
+    "ramp": (1e15, "1 PW/s"),
+    "rate of change of frequency": (1e6, "1 MHz/s"),
+    "price": (1e-3, "3.6 million USD/MWh"),
+    "energy price": (1e-3, "3.6 million USD/MWh"),
+}
+
+
+def _bounded(number: float, kind: str, value: Any) -> float:
+    """``number`` if finite and within the ceiling of ``kind``, else UnitError."""
+    if not math.isfinite(number):
+        shown = value if isinstance(value, str) else repr(value)
+        raise UnitError(f"{shown} is not a finite {kind}" if not isinstance(value, str) or
+                        "inf" in value.lower() or "nan" in value.lower()
+                        else f"{shown} overflows: too large for a {kind}")
+    ceiling = CEILINGS.get(kind)
+    if ceiling is not None and abs(number) > ceiling[0]:
+        raise UnitError(f"{value!r} is beyond any plausible {kind} (at most {ceiling[1]})")
+    return number
+
+
 def _split(text: str) -> tuple[float, str]:
     m = _QUANTITY.match(text.replace("_", ""))
     if not m:
@@ -56,16 +85,16 @@ def _convert(value: Any, kind: str, table: dict[str, float]) -> float:
     if isinstance(value, bool):
         raise UnitError(f"expected a {kind}, got a boolean")
     if isinstance(value, int | float):
-        return float(value)
+        return _bounded(float(value), kind, value)
     if not isinstance(value, str):
         raise UnitError(f"expected a {kind} (number or string with unit), got {type(value).__name__}")
     number, unit = _split(value)
     if unit == "":
-        return number
+        return _bounded(number, kind, value)
     if unit not in table:
         known = ", ".join(table)
         raise UnitError(f"unknown {kind} unit {unit!r} in {value!r} (use one of: {known})")
-    return number * table[unit]
+    return _bounded(number * table[unit], kind, value)
 
 
 def to_seconds(value: Any) -> float:
@@ -97,7 +126,7 @@ def _per(value: Any, kind: str, top: dict[str, float], bottom: dict[str, float],
     num, _, den = unit.partition("/")
     if num not in top or den not in bottom:
         raise UnitError(f"unknown {kind} unit {unit!r} in {value!r} (use e.g. {example})")
-    return number * top[num] / bottom[den]
+    return _bounded(number * top[num] / bottom[den], kind, value)
 
 
 def _rate(value: Any, what: str, units: dict[str, float], shown: str, example: str) -> float:

@@ -15,7 +15,14 @@ import simulator.executors as executors
 from simulator.analytic import daly_interval, young_interval
 from simulator.loader import ScenarioError
 from simulator.records import METRICS
-from simulator.sweep import combinations, parse_range, parse_values, read_csv_rows, split_values
+from simulator.sweep import (
+    POINT_FORMAT,
+    combinations,
+    parse_range,
+    parse_values,
+    read_csv_rows,
+    split_values,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MINUTE, HOUR = 60.0, 3600.0
@@ -170,7 +177,7 @@ def test_corrupt_point_file_is_recomputed(scenario: Path, tmp_path: Path) -> Non
     victim = sorted((out / "points").glob("*.json"))[0]
     victim.write_text("{not json")
     ok(invoke(*args))
-    assert json.loads(victim.read_text())["format"] == 1
+    assert json.loads(victim.read_text())["format"] == POINT_FORMAT
     assert (out / "sweep.csv").read_text() == before
 
 

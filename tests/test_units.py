@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulator.units import (
+    CEILINGS,
     ENERGY_UNITS,
     MONEY_UNITS,
     POWER_UNITS,
@@ -50,11 +51,12 @@ def test_durations(text: str, seconds: float) -> None:
 
 @pytest.mark.parametrize("number", [0, 42, 600.0, 1.5e7, 0.25])
 def test_plain_numbers_are_si(number: float) -> None:
-    for convert in (to_seconds, to_watts, to_joules, to_usd, to_watts_per_second,
-                    to_usd_per_joule):
+    for convert in (to_seconds, to_watts, to_joules, to_usd, to_watts_per_second):
         value = convert(number)
         assert isinstance(value, float)
         assert value == float(number)
+    # an energy price in USD/J is tiny (80 USD/MWh = 2.2e-8 USD/J)
+    assert to_usd_per_joule(number * 1e-12) == number * 1e-12
 
 
 @pytest.mark.parametrize(
@@ -177,12 +179,22 @@ def test_number_times_unit_factor(number: float, table: int, data: st.DataObject
     convert, units = _TABLES[table]
     unit = data.draw(st.sampled_from(sorted(units)))
     text = f"{number}{space}{unit}"
-    assert convert(text) == pytest.approx(float(number) * units[unit], rel=1e-12, abs=1e-300)
+    expected = float(number) * units[unit]
+    kind = {to_seconds: "duration", to_watts: "power", to_joules: "energy", to_usd: "money"}
+    if abs(expected) > CEILINGS[kind[convert]][0]:
+        with pytest.raises(UnitError, match="beyond any plausible"):
+            convert(text)
+        return
+    assert convert(text) == pytest.approx(expected, rel=1e-12, abs=1e-300)
 
 
 @given(number=st.floats(min_value=0, max_value=1e6, allow_nan=False),
        power=st.sampled_from(sorted(POWER_UNITS)), time=st.sampled_from(sorted(TIME_UNITS)))
 def test_ramp_is_power_over_time(number: float, power: str, time: str) -> None:
     expected = number * POWER_UNITS[power] / TIME_UNITS[time]
+    if expected > CEILINGS["ramp"][0]:
+        with pytest.raises(UnitError, match="beyond any plausible ramp"):
+            to_watts_per_second(f"{number} {power}/{time}")
+        return
     assert to_watts_per_second(f"{number} {power}/{time}") == pytest.approx(expected, rel=1e-12,
                                                                              abs=1e-300)

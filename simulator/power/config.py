@@ -104,7 +104,7 @@ class ProtectionConfig(_Model):
 
 
 class BatteryConfig(_Model):
-    count: int = Field(default=0, ge=0, description="number of units (e.g. Megapacks)")
+    count: int = Field(default=0, ge=0, le=10**7, description="number of units (e.g. Megapacks)")
     unit_power: Watts = Field(default=0.979e6, ge=0)
     unit_energy: Joules = Field(default=3916 * 3.6e6, ge=0)
     round_trip_efficiency: float = Field(default=0.9, gt=0, le=1)
@@ -187,7 +187,7 @@ class LimitConfig(_Model):
     load. In a scenario file: ``5 MW`` or ``1 %`` (a plain number is W)."""
 
     watts: float | None = Field(default=None, ge=0)
-    percent: float | None = Field(default=None, ge=0)
+    percent: float | None = Field(default=None, ge=0, le=1e4)
 
     @model_validator(mode="after")
     def _one(self) -> LimitConfig:
@@ -250,7 +250,7 @@ class PowerConfig(_Model):
 
     gpu_watts: GpuWattsConfig = Field(default_factory=GpuWattsConfig)
     node_overhead: Watts = Field(default=1500.0, ge=0, description="per node: CPUs, NICs, fans")
-    pue: float = Field(default=1.2, ge=1)
+    pue: float = Field(default=1.2, ge=1, le=10)
     waveform: WaveformConfig = Field(default_factory=WaveformConfig)
     grid: GridConfig = Field(default_factory=GridConfig)
     generators: GeneratorConfig = Field(default_factory=GeneratorConfig)
@@ -262,7 +262,7 @@ class PowerConfig(_Model):
                                            description="loads beside the job: W, or a mapping")
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
     nominal_frequency: Hertz = Field(default=60.0, gt=0, description="bus frequency f0")
-    load_damping: float = Field(default=0.0, ge=0,
+    load_damping: float = Field(default=0.0, ge=0, le=1e3,
                                 description="load's pu power change per pu frequency, on the "
                                             "generators' rating (0: constant-power IT load)")
     gpu_power_floor: float = Field(default=0.0, ge=0, le=1, description="fraction of TDP")

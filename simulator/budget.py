@@ -1,0 +1,122 @@
+"""Bounding a run's work before it starts.
+
+A scenario can be valid key by key and still ask for a run that never ends: a failure rate so
+high that the job never reaches its next checkpoint, a 1 ms checkpoint interval over a month of
+work, or a per-GPU Weibull cause on a hundred million GPUs. :func:`estimate` prices a
+replication from the scenario alone, in SimPy events and bytes, before anything is simulated;
+:func:`problems` turns an estimate over the limits into ``file: key: message`` lines.
+
+Events per replication, over the simulated span T (s)::
+
+    T      = min(run.horizon, E[wall clock])         (Daly's closed form; ∞ if no progress)
+    events ≈ T · (2 Λ_installed + r_planned) + 3 · (work / τ) + 10
+
+with Λ_installed the failure rate of every installed unit (1/s; each failure schedules its
+failure and its repair), r_planned the planned-interruption rate (1/s), τ the checkpoint
+interval (s) and about three events per checkpoint (compute, write, bookkeeping). This is an
+order-of-magnitude price, not a forecast: a run that needs more than ``run.max_events`` anyway
+stops there and says so (:func:`simulator.model.simulate`).
+
+Memory per replication process (bytes) ≈ 100 per node (fleet state) + 100 per unit of every
+Weibull cause (per-unit renewal clocks) + 40 per failure-trace line.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from simulator.config import Scenario
+
+#: bytes of model state per node and per Weibull unit (measured order of magnitude)
+NODE_BYTES = 100
+WEIBULL_UNIT_BYTES = 100
+#: share of this machine's memory one replication process may plan to use
+MEMORY_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class WorkEstimate:
+    """The price of one replication, from the scenario alone."""
+
+    span_s: float  #: simulated time expected (s): the horizon or the expected wall clock
+    failures: float  #: hardware failures expected over the span (every installed unit)
+    checkpoints: float  #: checkpoints expected (work / interval)
+    events: float  #: SimPy events expected
+    memory_bytes: float  #: model state in memory (B)
+
+
+def estimate(scenario: Scenario) -> WorkEstimate:
+    """Events and memory of one replication of ``scenario`` (see the module docstring)."""
+    from simulator.analytic import daly_ettr
+    from simulator.failures import resolve_causes
+
+    causes = resolve_causes(scenario)
+    installed = sum(c.units * c.rate_per_s for c in causes)
+    planned = scenario.job.planned_interruptions_per_day / 86400.0
+    job = scenario.job
+    lam = sum(c.rate_per_s * u for c, u in _job_units(scenario)) + planned
+    mtbf = 1.0 / lam if lam > 0 else math.inf
+    try:
+        ettr = daly_ettr(job.checkpoint.interval, job.checkpoint.write_time, job.restart.time,
+                         mtbf, job.restart.failures_during_restart)
+    except OverflowError:
+        ettr = 0.0
+    work = scenario.work_seconds
+    wall = work / ettr if ettr > 0 else math.inf
+    span = min(scenario.run.horizon, wall)
+    done = work * min(1.0, span / wall) if math.isfinite(wall) else span * max(ettr, 0.0)
+    checkpoints = done / job.checkpoint.interval
+    failures = span * installed
+    events = span * (2.0 * installed + planned) + 3.0 * checkpoints + 10.0
+    nodes = sum(g.nodes for g in scenario.cluster.groups)
+    weibull_units = sum(c.units for c in causes if c.weibull_shape is not None)
+    trace_lines = 0
+    if scenario.failures.trace is not None:
+        try:
+            trace_lines = scenario.failures.trace.stat().st_size // 20
+        except OSError:
+            trace_lines = 0
+    memory = NODE_BYTES * nodes + WEIBULL_UNIT_BYTES * weibull_units + 40 * trace_lines
+    return WorkEstimate(span, failures, checkpoints, events, memory)
+
+
+def _job_units(scenario: Scenario) -> list[tuple[object, float]]:
+    """(resolved cause, units of its kind in the job), for the job's failure rate."""
+    from simulator.failures import resolve_causes
+    from simulator.layout import layout
+
+    groups = {g.index: g for g in layout(scenario)}
+    return [(c, groups[c.group].job_units(c.per)) for c in resolve_causes(scenario)]
+
+
+def machine_memory_bytes() -> float:
+    """Physical memory of this machine (B), or ∞ where the OS does not say."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+def problems(scenario: Scenario, source: str) -> list[str]:
+    """``source: key: message`` lines for a replication too big to run, else []."""
+    est = estimate(scenario)
+    out = []
+    limit = scenario.run.max_events
+    if est.events > limit:
+        days = est.span_s / 86400.0
+        out.append(
+            f"{source}: run.max_events: one replication would need about {est.events:.2g} "
+            f"events ({est.failures:.2g} failures and {est.checkpoints:.2g} checkpoints over "
+            f"{days:.3g} simulated days), above the limit of {limit:,}; check "
+            f"job.checkpoint.interval, the failure rates and run.horizon, or raise "
+            f"run.max_events if the run is meant to be this big")
+    memory = machine_memory_bytes() * MEMORY_SHARE
+    if est.memory_bytes > memory:
+        out.append(
+            f"{source}: cluster: one replication would hold about "
+            f"{est.memory_bytes / 1e9:.3g} GB of model state (nodes and per-unit Weibull clocks), "
+            f"above half of this machine's memory ({memory / 1e9:.3g} GB); use fewer GPUs, "
+            f"or exponential causes (which need no per-unit state)")
+    return out
