@@ -18,16 +18,38 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from simulator.analytic import analytic_for
-from simulator.config import Scenario
+from simulator.config import MAX_REPLICATIONS, Scenario
 from simulator.loader import ScenarioError, load_scenario, resolved_dict
 from simulator.outdir import OutputError, OutputFolder
 from simulator.output import build_summary, metadata, read_segments, read_timeline, write_run
 from simulator.report import progress_bar, render_run_table
 
+
+class _FlagsWithoutPlaceholder:
+    """Help lists on/off flags bare: typer shows them with a ``<bool>`` placeholder, which
+    reads as if they took a value (they are refused with one)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
+
+class _Command(_FlagsWithoutPlaceholder, TyperCommand):
+    pass
+
+
+class _Group(_FlagsWithoutPlaceholder, TyperGroup):
+    pass
+
+
 app = typer.Typer(
+    cls=_Group,
     name="dcsim",
     help="Data-center scenario simulator for GPU training clusters.",
     add_completion=False,
@@ -79,8 +101,9 @@ def _load(path: Path, sets: list[str] | None) -> Scenario:
         raise _bad_input(exc.problems) from None
 
 
-Replications = Annotated[int | None, typer.Option("-r", "--replications", min=1,
-                                                  help="replications (default: run.replications)")]
+Replications = Annotated[int | None, typer.Option(
+    "-r", "--replications", min=1, max=MAX_REPLICATIONS,
+    help="replications (default: run.replications)")]
 Seed = Annotated[int | None, typer.Option("--seed", min=0, help="root seed (default: run.seed)")]
 Output = Annotated[Path | None, typer.Option("-o", "--output",
                                              help="output folder (default: results/<name>/)")]
@@ -120,12 +143,28 @@ def _output(out_dir: Path, keep_partial: bool = False) -> Iterator[OutputFolder]
         raise _bad_input([str(exc)]) from None
     try:
         yield folder
+    except KeyboardInterrupt:
+        kept = (" (finished sweep points are kept: run the same command again to resume)"
+                if keep_partial else "")
+        err.print(f"stopped before the end: {out_dir} keeps its previous contents{kept}",
+                  markup=False, highlight=False)
+        raise
     except OSError as exc:
         err.print(f"{out_dir}: cannot write the results: {exc.strerror or exc}; the previous "
                   f"contents of the folder are unchanged", markup=False, highlight=False)
         raise typer.Exit(1) from None
     finally:
         folder.__exit__(None, None, None)
+
+
+def _workers(jobs: int | None, tasks: int) -> int:
+    """Worker processes: at most one per core (more only add memory and start-up time; the
+    results do not depend on it) and one per task."""
+    cores = os.cpu_count() or 1
+    if jobs is not None and jobs > cores:
+        err.print(f"note: -j {jobs} is more than this machine's {cores} cores; using {cores} "
+                  f"worker processes", highlight=False)
+    return max(1, min(jobs or cores, cores, tasks))
 
 
 def _check_metrics(metrics: list[str] | None) -> None:
@@ -137,7 +176,7 @@ def _check_metrics(metrics: list[str] | None) -> None:
                           for m in bad])
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(
     scenario_file: Annotated[Path, typer.Argument(metavar="SCENARIO.yaml")],
     replications: Replications = None,
@@ -155,7 +194,7 @@ def run(
 
     scenario = _load(scenario_file, set_)
     n = replications or scenario.run.replications
-    jobs = jobs or min(os.cpu_count() or 1, n)
+    jobs = _workers(jobs, n)
     root_seed = scenario.run.seed if seed is None else seed
     out_dir = output or Path("results") / scenario.name
     with _output(out_dir) as folder:
@@ -190,7 +229,7 @@ def _json_safe(data: Any) -> Any:
     return _clean(data)
 
 
-@app.command()
+@app.command(cls=_Command)
 def validate(
     scenario_file: Annotated[Path, typer.Argument(metavar="SCENARIO.yaml")],
     set_: Sets = None,
@@ -200,13 +239,13 @@ def validate(
     out.print(f"{scenario_file}: ok ({scenario.name})", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def schema() -> None:
     """Print the JSON Schema of the scenario file."""
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
-class _SweepCommand(TyperCommand):
+class _SweepCommand(_Command):
     """Remembers the order of ``--values`` and ``--range`` on the command line, so each pairs
     with its ``--param`` even when both kinds are mixed (click groups options by name)."""
 
@@ -301,7 +340,7 @@ def sweep(
         points = sw.points
         cached, pending = sw.plan(stage, points)
         total = pending_tasks(pending)
-        jobs = jobs or max(1, min(os.cpu_count() or 1, total))
+        jobs = _workers(jobs, total)
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         t0 = time.perf_counter()
         shown = fmt is Format.table
@@ -356,7 +395,7 @@ def sweep(
               f"results in {out_dir}/", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def compare(
     scenario_files: Annotated[list[Path], typer.Argument(metavar="A.yaml B.yaml ...")],
     metric: Metrics = None,
@@ -405,7 +444,7 @@ def compare(
     with _output(out_dir) as folder:
         stage = folder.stage
         total = n * len(scenarios)
-        jobs = jobs or max(1, min(os.cpu_count() or 1, total))
+        jobs = _workers(jobs, total)
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         t0 = time.perf_counter()
         with _executor(executor, jobs, scheduler) as ex, \
@@ -449,7 +488,7 @@ def compare(
               f"results in {out_dir}/", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> None:
     """Redraw the plots of a run, sweep or comparison folder from its files."""
     if not result_dir.is_dir():
@@ -511,13 +550,6 @@ def _redraw_table(result_dir: Path, kind: str) -> None:
 
         draw_compare(rows, meta, result_dir / "compare.png")
     out.print(f"redrew {result_dir}/{kind}.png", highlight=False)
-
-
-def main() -> None:  # pragma: no cover - console entry
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)
 
 
 if os.environ.get("DCSIM_DEBUG"):  # pragma: no cover

@@ -17,7 +17,7 @@ from typing import Any
 
 from simulator.config import Scenario
 from simulator.executors import Executor, Task, run_tasks
-from simulator.records import METRICS, ReplicationRecord
+from simulator.records import METRICS, ReplicationRecord, metric_range
 from simulator.runner import seeds_for
 from simulator.stats import estimate, paired_difference, welch_difference
 
@@ -85,7 +85,7 @@ def compare_rows(labels: Sequence[str], records: Sequence[Sequence[ReplicationRe
         base = [float(getattr(r, m)) for r in records[0]]
         for k, (label, recs) in enumerate(zip(labels, records, strict=True)):
             x = [float(getattr(r, m)) for r in recs]
-            est = estimate(x)
+            est = estimate(x, metric_range(m))
             row: dict[str, Any] = {"metric": m, "scenario": label, "mean": est.mean,
                                    "std": est.std, "ci95_low": est.ci95_low,
                                    "ci95_high": est.ci95_high, "n": est.n}

@@ -14,6 +14,11 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import signal
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -27,6 +32,9 @@ from simulator.records import ReplicationRecord
 from simulator.runner import run_one
 
 EXECUTORS = ("local", "dask")
+#: how long aborted workers get to exit after SIGTERM before SIGKILL (s)
+ABORT_GRACE_S = 1.0
+_PR_SET_PDEATHSIG = 1  # Linux prctl option: signal this process when its parent dies
 #: how long to wait for a Dask scheduler before giving up (s)
 CONNECT_TIMEOUT_S = 15.0
 
@@ -58,14 +66,15 @@ class Executor:
         """
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Release workers (idempotent)."""
+    def close(self, abort: bool = False) -> None:
+        """Release workers (idempotent); ``abort``: stop them now, dropping work in progress."""
 
     def __enter__(self) -> Executor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        # leaving on an error or an interrupt (Ctrl-C, SIGTERM): do not wait for running tasks
+        self.close(abort=kind is not None)
 
 
 class InlineExecutor(Executor):
@@ -99,16 +108,41 @@ class LocalExecutor(Executor):
     def run(self, scenarios: Sequence[dict[str, Any]],
             tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationRecord]]:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs)
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_worker_start,
+                                             initargs=(os.getpid(),))
         pool = self._pool
         futures = {pool.submit(run_one, scenarios[t.scenario], t.seed, t.replication): k
                    for k, t in enumerate(tasks)}
         return _drain(futures)
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def close(self, abort: bool = False) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if not abort:
+            pool.shutdown(wait=True, cancel_futures=True)
+            return
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in workers:
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + ABORT_GRACE_S
+        for proc in workers:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+
+
+def _worker_start(parent_pid: int) -> None:
+    """In each worker process: leave Ctrl-C to the parent (which stops the workers itself,
+    without a traceback from each), and die with the parent even if it is SIGKILLed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _drain(futures: dict[Future, int]) -> Iterator[tuple[int, ReplicationRecord]]:
@@ -174,7 +208,7 @@ class DaskExecutor(Executor):
 
         return iterate()
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         client = getattr(self, "_client", None)
         if client is not None:
             client.close()

@@ -5,7 +5,7 @@ Every problem is collected and reported at once as ``file: key.path: message``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +79,19 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]]) 
     return out
 
 
-def format_errors(source: str, err: ValidationError) -> list[str]:
-    """One ``source: key.path: message`` line per pydantic error."""
+def _blame(source: str, loc: str, sets: Sequence[str]) -> str:
+    """``--set key=value`` when that override wrote the key in error (or a key above or below
+    it), else the file."""
+    for text in reversed(sets):  # the last override of a key is the one that stands
+        key = text.partition("=")[0].strip()
+        if loc == key or loc.startswith(key + ".") or key.startswith(loc + "."):
+            return f"--set {text}"
+    return source
+
+
+def format_errors(source: str, err: ValidationError, sets: Sequence[str] = ()) -> list[str]:
+    """One ``source: key.path: message`` line per pydantic error (``source`` is the
+    ``--set`` option instead when one wrote the key)."""
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
@@ -91,7 +102,7 @@ def format_errors(source: str, err: ValidationError) -> list[str]:
             msg = "unknown key"
         elif e["type"] == "missing":
             msg = "required key is missing"
-        lines.append(f"{source}: {loc}: {msg}")
+        lines.append(f"{_blame(source, loc, sets)}: {loc}: {msg}")
     return lines
 
 
@@ -122,12 +133,14 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def validate_data(data: Mapping[str, Any], source: str, base_dir: Path | None = None) -> Scenario:
-    """Validate raw scenario data; relative trace paths resolve against ``base_dir``."""
+def validate_data(data: Mapping[str, Any], source: str, base_dir: Path | None = None,
+                  sets: Sequence[str] = ()) -> Scenario:
+    """Validate raw scenario data; relative trace paths resolve against ``base_dir``;
+    ``sets`` are the ``key=value`` overrides already applied (errors name them)."""
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(format_errors(source, err)) from None
+        raise ScenarioError(format_errors(source, err, sets)) from None
     trace = scenario.failures.trace
     if trace is not None:
         if not trace.is_absolute() and base_dir is not None:
@@ -181,9 +194,10 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     """Read, override (``key=value`` strings) and validate a scenario file."""
     path = Path(path)
     data = read_yaml(path)
+    overrides = list(overrides)
     parsed = [parse_override(o) for o in overrides]
     data = apply_overrides(data, parsed)
-    return validate_data(data, str(path), path.parent)
+    return validate_data(data, str(path), path.parent, overrides)
 
 
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:

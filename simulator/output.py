@@ -112,6 +112,10 @@ def run_warnings(records: Sequence[ReplicationRecord]) -> list[dict[str, str]]:
     """``{code, message}`` for results a reader could take for a finished run."""
     n = len(records)
     out = []
+    if n == 1:
+        out.append({"code": "one_replication", "message": (
+            "one replication: the means are single samples and have no confidence interval; "
+            "run at least 2 (-r) for intervals")})
     stopped = [r for r in records if r.stopped_at_event_budget]
     if stopped:
         out.append({"code": "event_budget", "message": (

@@ -56,6 +56,17 @@ POWER_METRICS = ("energy_mwh", "peak_facility_mw", "battery_peak_mw", "battery_t
                  "oscillation_violation_hours", "grid_ramp_violations",
                  "generator_oscillation_hours", "soc_limit_hours", "floor_energy_mwh",
                  "energy_cost_usd", "power_capex_usd", "exaflops_per_busd_capex_per_mw")
+#: metrics that can be negative (the others are counts, durations, energies, ... ≥ 0)
+SIGNED_METRICS = ("frequency_nadir_hz",)
+
+
+def metric_range(name: str) -> tuple[float, float]:
+    """The values a metric can take: [0, 1] for fractions, [0, ∞) for the other unsigned."""
+    if name in SIGNED_METRICS or name not in METRICS:
+        return (-math.inf, math.inf)
+    return (0.0, 1.0) if METRICS[name] == "fraction" else (0.0, math.inf)
+
+
 LEDGER = ("productive_hours", "throttled_hours", "checkpoint_hours", "lost_work_hours",
           "restart_hours", "ramp_hours", "waiting_hours", "outage_hours")
 

@@ -82,7 +82,10 @@ def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int
             records[k + 1] = record
             if progress:
                 progress(1)
-    finally:
+    except BaseException:
         if own:
-            ex.close()
+            ex.close(abort=True)
+        raise
+    if own:
+        ex.close()
     return RunResult(records, timeline, segments)

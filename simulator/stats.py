@@ -9,15 +9,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as st
 
-from simulator.records import METRICS, ReplicationRecord
+from simulator.records import METRICS, ReplicationRecord, metric_range
 
 
 @dataclass(frozen=True)
 class Estimate:
     """Mean of a metric over replications with its spread.
 
-    ``ci95_low``/``ci95_high`` bound the mean (t distribution, n − 1 degrees of freedom);
-    with one replication they equal the mean.
+    ``ci95_low``/``ci95_high`` bound the mean (t distribution, n − 1 degrees of freedom),
+    cut to the values the metric can take (a count's interval never goes below 0); with one
+    replication there is no interval, and ``std`` and both bounds are NaN.
     """
 
     mean: float
@@ -35,24 +36,28 @@ class Estimate:
         return (self.ci95_high - self.ci95_low) / 2.0
 
 
-def estimate(values: Iterable[float]) -> Estimate:
-    """Mean, sample std and 95% t-interval of the finite values (NaN if none)."""
+def estimate(values: Iterable[float],
+             bounds: tuple[float, float] = (-math.inf, math.inf)) -> Estimate:
+    """Mean, sample std and 95% t-interval of the finite values (NaN if none), the interval
+    cut to ``bounds``, the range the metric can take."""
     x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     n = len(x)
+    nan = math.nan
     if n == 0:
-        nan = math.nan
         return Estimate(nan, nan, nan, nan, 0)
     mean = float(x.mean())
     if n == 1:
-        return Estimate(mean, 0.0, mean, mean, 1)
+        return Estimate(mean, nan, nan, nan, 1)
     std = float(x.std(ddof=1))
     half = float(st.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
-    return Estimate(mean, std, mean - half, mean + half, n)
+    lo, hi = bounds
+    return Estimate(mean, std, max(mean - half, lo), min(mean + half, hi), n)
 
 
 def summarize(records: Sequence[ReplicationRecord]) -> dict[str, Estimate]:
     """Estimates of every scalar metric and of each cause's interruption count."""
-    out = {m: estimate(float(getattr(r, m)) for r in records) for m in METRICS}
+    out = {m: estimate((float(getattr(r, m)) for r in records), metric_range(m))
+           for m in METRICS}
     return out
 
 
@@ -61,7 +66,8 @@ def summarize_causes(records: Sequence[ReplicationRecord], attr: str = "interrup
     """Per-key count estimates of a count dictionary of the records (by default each cause's
     interruptions; a key missing from a record counts 0). ``keys`` are always included."""
     found = sorted({c for r in records for c in getattr(r, attr)} | set(keys))
-    return {c: estimate(float(getattr(r, attr).get(c, 0)) for r in records) for c in found}
+    return {c: estimate((float(getattr(r, attr).get(c, 0)) for r in records), (0.0, math.inf))
+            for c in found}
 
 
 def paired_difference(b: Sequence[float], a: Sequence[float]) -> Estimate:

@@ -43,7 +43,7 @@ from simulator.loader import (
     validate_data,
 )
 from simulator.output import atomic_write_text
-from simulator.records import METRICS, ReplicationRecord
+from simulator.records import METRICS, ReplicationRecord, metric_range
 from simulator.runner import seeds_for
 from simulator.stats import Estimate, estimate
 
@@ -289,7 +289,7 @@ class PointResult:
     cached: bool
 
     def estimate(self, metric: str) -> Estimate:
-        return estimate(float(getattr(r, metric)) for r in self.records)
+        return estimate((float(getattr(r, metric)) for r in self.records), metric_range(metric))
 
 
 def point_key(data: dict[str, Any], seed: int, replications: int) -> str:
@@ -400,7 +400,7 @@ class Sweep:
         self._seed, self._replications = seed, replications
         data = read_yaml(self.path)
         self.base_data = apply_overrides(data, [parse_override(s) for s in sets])
-        self.base = validate_data(self.base_data, str(self.path), self.path.parent)
+        self.base = validate_data(self.base_data, str(self.path), self.path.parent, sets)
         problems: dict[str, str] = {}
         self.points: list[SweepPoint] = []
         for k, overrides in enumerate(combinations(self.specs, zip_)):

@@ -403,10 +403,11 @@ def test_overrides_through_load_scenario(tmp_path: Path) -> None:
     assert s.job.restart.failures_during_restart is False
     assert s.cluster.gpus == 128
     assert s.job_gpus == 96
-    # an override that makes the file invalid is reported like a bad file
+    # an override that makes the scenario invalid is blamed on the override, not the file
     with pytest.raises(ScenarioError) as info:
         load_scenario(path, ["job.checkpoint.interval=5 kW"])
-    assert info.value.problems[0].startswith(f"{path}: job.checkpoint.interval: ")
+    assert info.value.problems[0].startswith(
+        "--set job.checkpoint.interval=5 kW: job.checkpoint.interval: ")
 
 
 # ---- default failure mix -------------------------------------------------------------------
