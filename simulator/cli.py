@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
@@ -493,6 +494,17 @@ def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> N
     """Redraw the plots of a run, sweep or comparison folder from its files."""
     if not result_dir.is_dir():
         raise _bad_input([f"{result_dir}: not a folder"])
+    try:
+        _redraw(result_dir)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+            StopIteration, yaml.YAMLError) as exc:
+        # the files were edited or damaged: say which folder and what, not a traceback
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise _bad_input([f"{result_dir}: cannot redraw the plots: a result file is damaged "
+                          f"or incomplete ({what})"]) from None
+
+
+def _redraw(result_dir: Path) -> None:
     if (result_dir / "sweep.csv").exists() or (result_dir / "sweep.json").exists():
         _redraw_table(result_dir, "sweep")
         return
@@ -508,21 +520,33 @@ def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> N
                if not (result_dir / name).exists()]
     if missing:
         raise _bad_input(missing)
-    summary = json.loads(summary_path.read_text())
-    changes = read_timeline(result_dir / "timeline.csv")
     import csv
 
-    with open(result_dir / "replications.csv", encoding="utf-8") as fh:
-        first = next(csv.DictReader(fh))
-    try:
-        scenario = load_scenario(result_dir / "resolved.yaml")
-    except ScenarioError as exc:
-        raise _bad_input(exc.problems) from None
-    seg_path = result_dir / "power_segments.csv"
-    rows = read_segments(seg_path) if seg_path.exists() else []
-    from simulator.runplots import draw_run
+    current = ["summary.json"]  # the file being read, for the message if it is damaged
 
-    draw_run(result_dir, summary, changes, float(first["wall_clock_days"]), scenario, rows)
+    def reading(name: str) -> Path:
+        current[0] = name
+        return result_dir / name
+
+    try:
+        summary = json.loads(reading("summary.json").read_text(encoding="utf-8"))
+        changes = read_timeline(reading("timeline.csv"))
+        with open(reading("replications.csv"), encoding="utf-8") as fh:
+            first = next(csv.DictReader(fh), None)
+        if first is None:
+            raise ValueError("no rows")
+        wall_days = float(first["wall_clock_days"])
+        seg_path = reading("power_segments.csv")
+        rows = read_segments(seg_path) if seg_path.exists() else []
+        reading("summary.json")  # what drawing reads most
+        from simulator.runplots import draw_run
+
+        scenario = _load(result_dir / "resolved.yaml", [])
+        draw_run(result_dir, summary, changes, wall_days, scenario, rows)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise _bad_input([f"{result_dir / current[0]}: cannot redraw the plots: the file is "
+                          f"damaged or incomplete ({what})"]) from None
     out.print(f"redrew the plots in {result_dir}/", highlight=False)
 
 

@@ -25,10 +25,14 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
 
 
-def _stop(interrupted: bool) -> None:
-    # ignore further signals while exiting, so the message is the last word
+def _quiet() -> None:
+    """Ignore further SIGINT and SIGTERM: the command has ended and only exiting is left."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _stop() -> None:
+    _quiet()  # the message below is the last word
     terminated = bool(_received)
     sys.stderr.write(f"dcsim: {'terminated' if terminated else 'interrupted'}\n")
     sys.exit(143 if terminated else 130)
@@ -41,11 +45,13 @@ def main() -> None:
 
         app()
     except KeyboardInterrupt:  # before the command line took over: during start-up
-        _stop(True)
+        _stop()
     except SystemExit as exc:
         if exc.code == 130:  # the command line's own exit after Ctrl-C (or SIGTERM)
-            _stop(True)
+            _stop()
+        _quiet()  # a signal now would turn a finished command into a killed one
         raise
+    _quiet()
 
 
 if __name__ == "__main__":  # pragma: no cover

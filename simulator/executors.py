@@ -36,7 +36,7 @@ EXECUTORS = ("local", "dask")
 ABORT_GRACE_S = 1.0
 _PR_SET_PDEATHSIG = 1  # Linux prctl option: signal this process when its parent dies
 #: how long to wait for a Dask scheduler before giving up (s)
-CONNECT_TIMEOUT_S = 15.0
+CONNECT_TIMEOUT_S = 10.0
 
 
 class ExecutorError(Exception):
@@ -173,6 +173,8 @@ class DaskExecutor(Executor):
                 "--executor dask needs the dask extra: pip install 'dcsim[dask]' "
                 "(dask and distributed)") from None
         self._cluster = None
+        if address is not None:
+            _probe_scheduler(address)
         try:
             if address is None:
                 self._cluster = distributed.LocalCluster(
@@ -216,6 +218,34 @@ class DaskExecutor(Executor):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+def _probe_scheduler(address: str, timeout_s: float | None = None) -> None:
+    """Ask ``address`` who it is, within ``timeout_s``; ExecutorError unless a Dask scheduler
+    answers. (The Dask client itself can wait minutes on an address that accepts connections
+    but never speaks Dask.)"""
+    import asyncio
+
+    from distributed import comm
+
+    timeout_s = CONNECT_TIMEOUT_S if timeout_s is None else timeout_s
+
+    async def identity() -> Any:
+        conn = await asyncio.wait_for(comm.connect(address, timeout=timeout_s), timeout_s)
+        try:
+            await asyncio.wait_for(conn.write({"op": "identity"}), timeout_s)
+            return await asyncio.wait_for(conn.read(), timeout_s)
+        finally:
+            conn.abort()
+
+    try:
+        reply = asyncio.run(identity())
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else f"no answer in {timeout_s:g} s"
+        raise ExecutorError(f"--scheduler {address}: cannot reach a Dask scheduler ({why})"
+                            ) from None
+    if not (isinstance(reply, dict) and reply.get("type") == "Scheduler"):
+        raise ExecutorError(f"--scheduler {address}: the server there is not a Dask scheduler")
 
 
 def make_executor(kind: str, jobs: int, scheduler: str | None = None) -> Executor:

@@ -162,8 +162,15 @@ def read_segments(path: Path) -> list[tuple]:
     """Rows of power_segments.csv with numbers as floats."""
     with open(path, encoding="utf-8") as fh:
         reader = csv.reader(fh)
-        next(reader)
-        return [tuple(v if k == 1 else float(v) for k, v in enumerate(row)) for row in reader]
+        if next(reader, None) != list(SEGMENT_COLUMNS):
+            raise ValueError(f"the header is not {','.join(SEGMENT_COLUMNS)}")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            if len(row) != len(SEGMENT_COLUMNS):
+                raise ValueError(f"line {line}: {len(row)} columns, expected "
+                                 f"{len(SEGMENT_COLUMNS)}")
+            rows.append(tuple(v if k == 1 else float(v) for k, v in enumerate(row)))
+        return rows
 
 
 def read_timeline(path: Path) -> list[tuple[float, str, float]]:

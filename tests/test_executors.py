@@ -168,7 +168,27 @@ def test_unreachable_scheduler_exits_2(scenario: Path, tmp_path: Path,
     monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 1.0)
     lines = assert_bad_input(invoke("run", scenario, "-r", 2, "--no-plots", "--executor", "dask",
                                     "--scheduler", "tcp://127.0.0.1:9", "-o", tmp_path / "x"))
-    assert "cannot connect to the Dask scheduler" in lines[0]
+    assert "cannot reach a Dask scheduler" in lines[0]
+
+
+def test_a_server_that_is_not_dask_is_refused_within_the_timeout(
+        scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a server that accepts connections and never answers: the Dask client alone waited minutes
+    pytest.importorskip("distributed")
+    import socket
+    import time
+
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 1.0)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        port = server.getsockname()[1]
+        t0 = time.monotonic()
+        lines = assert_bad_input(invoke("run", scenario, "-r", 2, "--no-plots", "--executor",
+                                        "dask", "--scheduler", f"tcp://127.0.0.1:{port}",
+                                        "-o", tmp_path / "x"))
+        assert time.monotonic() - t0 < 20
+    assert f"--scheduler tcp://127.0.0.1:{port}: cannot reach a Dask scheduler" in lines[0]
 
 
 def test_make_executor_options() -> None:

@@ -1,0 +1,125 @@
+"""Kill tests: Ctrl-C (SIGINT to the process group, as a terminal sends it), SIGTERM and SIGKILL
+to the parent at several moments of a run with worker processes. Each must leave the output
+folder as the previous complete run or the new complete run, never a mix, and no worker may
+outlive its parent by more than 2 s."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "100k_h100.yaml"
+FILES = {"summary.json", "replications.csv", "resolved.yaml", "metadata.json", "timeline.csv",
+         "power_segments.csv"}
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+def _command(out: Path, seed: int) -> list[str]:
+    return [sys.executable, "-c", "from simulator.entry import main; main()", "run",
+            str(SCENARIO), "-r", "3", "-j", "2", "--seed", str(seed), "-o", str(out),
+            "--no-plots", "--set", "job.work=15 d"]
+
+
+def _children(pid: int) -> list[int]:
+    """Every descendant of ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        out += kids
+        frontier += kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _seed_of(out: Path) -> int:
+    """The run a complete folder holds (all its files agree), or AssertionError."""
+    names = {p.name for p in out.iterdir()}
+    assert names == FILES, names
+    seeds = {json.loads((out / "summary.json").read_text())["seed"],
+             json.loads((out / "metadata.json").read_text())["seed"]}
+    assert len(seeds) == 1, seeds
+    rows = (out / "replications.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3
+    return seeds.pop()
+
+
+@pytest.fixture(scope="module")
+def previous(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("kill") / "out"
+    subprocess.run(_command(out, 1), check=True, capture_output=True, timeout=300)
+    assert _seed_of(out) == 1
+    return out
+
+
+def _wait_for_writing(stage: Path, proc: subprocess.Popen, limit_s: float = 60.0) -> None:
+    """Return as soon as the run has begun writing its result files into the stage."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end and proc.poll() is None:
+        if (stage / "summary.json").exists():
+            return
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("moment", ["start-up", "simulating", "writing"])
+def test_a_killed_run_leaves_a_whole_folder_and_no_worker(previous: Path, sig: int,
+                                                          moment: str) -> None:
+    proc = subprocess.Popen(_command(previous, 2), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, text=True)
+    if moment == "writing":
+        _wait_for_writing(previous.parent / f".{previous.name}.partial", proc)
+    else:
+        time.sleep(0.2 if moment == "start-up" else 2.0)
+    workers = _children(proc.pid)
+    sent = time.monotonic()
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)  # what Ctrl-C does: the whole foreground group
+    else:
+        os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    exited = time.monotonic() - sent
+    while any(_alive(w) for w in workers) and time.monotonic() - sent < 10:
+        time.sleep(0.05)
+    outlived = time.monotonic() - sent
+    print(f"signal {sig} at {moment}: exit {proc.returncode} after {exited:.2f} s, "
+          f"workers gone after {outlived:.2f} s")
+    assert not [w for w in workers if _alive(w)], "workers outlived the parent"
+    assert outlived < 2.0 + exited, (exited, outlived)
+    assert "Traceback" not in err, err
+    if proc.returncode == 0:  # finished before the signal: the new folder
+        assert _seed_of(previous) == 2
+    else:
+        expected = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -9}[sig]
+        assert proc.returncode == expected, (proc.returncode, err)
+        assert exited < 5.0, exited
+        assert _seed_of(previous) in (1, 2)
+        if sig != signal.SIGKILL:
+            assert err.strip().splitlines()[-1] in ("dcsim: interrupted", "dcsim: terminated")
+    # put the previous run back for the next trial
+    if _seed_of(previous) == 2:
+        subprocess.run(_command(previous, 1), check=True, capture_output=True, timeout=300)
