@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
@@ -25,7 +24,7 @@ from simulator.analytic import analytic_for
 from simulator.config import MAX_REPLICATIONS, Scenario
 from simulator.loader import ScenarioError, load_scenario, resolved_dict
 from simulator.outdir import OutputError, OutputFolder
-from simulator.output import build_summary, metadata, read_segments, read_timeline, write_run
+from simulator.output import build_summary, metadata, write_run
 from simulator.report import progress_bar, render_run_table
 
 
@@ -492,88 +491,13 @@ def compare(
 @app.command(cls=_Command)
 def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> None:
     """Redraw the plots of a run, sweep or comparison folder from its files."""
-    if not result_dir.is_dir():
-        raise _bad_input([f"{result_dir}: not a folder"])
-    try:
-        _redraw(result_dir)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError,
-            StopIteration, yaml.YAMLError) as exc:
-        # the files were edited or damaged: say which folder and what, not a traceback
-        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise _bad_input([f"{result_dir}: cannot redraw the plots: a result file is damaged "
-                          f"or incomplete ({what})"]) from None
-
-
-def _redraw(result_dir: Path) -> None:
-    if (result_dir / "sweep.csv").exists() or (result_dir / "sweep.json").exists():
-        _redraw_table(result_dir, "sweep")
-        return
-    if (result_dir / "compare.csv").exists() or (result_dir / "compare.json").exists():
-        _redraw_table(result_dir, "compare")
-        return
-    summary_path = result_dir / "summary.json"
-    if not summary_path.exists():
-        raise _bad_input([f"{result_dir}: no summary.json, sweep.csv or compare.csv here "
-                          f"(is it a dcsim result folder?)"])
-    missing = [f"{result_dir}: {name} is missing (needed to redraw)"
-               for name in ("timeline.csv", "replications.csv", "resolved.yaml")
-               if not (result_dir / name).exists()]
-    if missing:
-        raise _bad_input(missing)
-    import csv
-
-    current = ["summary.json"]  # the file being read, for the message if it is damaged
-
-    def reading(name: str) -> Path:
-        current[0] = name
-        return result_dir / name
+    from simulator.redraw import redraw
 
     try:
-        summary = json.loads(reading("summary.json").read_text(encoding="utf-8"))
-        changes = read_timeline(reading("timeline.csv"))
-        with open(reading("replications.csv"), encoding="utf-8") as fh:
-            first = next(csv.DictReader(fh), None)
-        if first is None:
-            raise ValueError("no rows")
-        wall_days = float(first["wall_clock_days"])
-        seg_path = reading("power_segments.csv")
-        rows = read_segments(seg_path) if seg_path.exists() else []
-        reading("summary.json")  # what drawing reads most
-        from simulator.runplots import draw_run
-
-        scenario = _load(result_dir / "resolved.yaml", [])
-        draw_run(result_dir, summary, changes, wall_days, scenario, rows)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise _bad_input([f"{result_dir / current[0]}: cannot redraw the plots: the file is "
-                          f"damaged or incomplete ({what})"]) from None
-    out.print(f"redrew the plots in {result_dir}/", highlight=False)
-
-
-def _redraw_table(result_dir: Path, kind: str) -> None:
-    """Redraw sweep.png or compare.png from the CSV and JSON files beside it."""
-    from simulator.sweep import read_csv_rows
-
-    missing = [f"{result_dir}: {kind}.{ext} is missing (needed to redraw)"
-               for ext in ("csv", "json") if not (result_dir / f"{kind}.{ext}").exists()]
-    if missing:
-        raise _bad_input(missing)
-    try:
-        meta = json.loads((result_dir / f"{kind}.json").read_text(encoding="utf-8"))
-        rows = read_csv_rows(result_dir / f"{kind}.csv")
-        if not rows:
-            raise ValueError(f"{kind}.csv has no rows")
-    except (OSError, ValueError) as exc:
-        raise _bad_input([f"{result_dir}: cannot read {kind} files: {exc}"]) from None
-    if kind == "sweep":
-        from simulator.plots import draw_sweep
-
-        draw_sweep(rows, meta, result_dir / "sweep.png")
-    else:
-        from simulator.plots import draw_compare
-
-        draw_compare(rows, meta, result_dir / "compare.png")
-    out.print(f"redrew {result_dir}/{kind}.png", highlight=False)
+        done = redraw(result_dir)
+    except ScenarioError as exc:
+        raise _bad_input(exc.problems) from None
+    out.print(done, highlight=False)
 
 
 if os.environ.get("DCSIM_DEBUG"):  # pragma: no cover

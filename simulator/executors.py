@@ -177,9 +177,15 @@ class DaskExecutor(Executor):
             _probe_scheduler(address)
         try:
             if address is None:
-                self._cluster = distributed.LocalCluster(
-                    n_workers=jobs, threads_per_worker=1, processes=True,
-                    dashboard_address=None)
+                # workers inherit an ignored SIGINT: Ctrl-C reaches the whole process group,
+                # and stopping the workers is this process's job (as for the local pool)
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=jobs, threads_per_worker=1, processes=True,
+                        dashboard_address=None)
+                finally:
+                    signal.signal(signal.SIGINT, previous)
                 address = self._cluster.scheduler_address
             self._client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S,
                                               set_as_default=False)
@@ -211,6 +217,11 @@ class DaskExecutor(Executor):
         return iterate()
 
     def close(self, abort: bool = False) -> None:
+        if abort:  # cancelled tasks are expected now: not worth a screen of Dask warnings
+            import logging
+
+            for name in ("distributed", "asyncio"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         client = getattr(self, "_client", None)
         if client is not None:
             client.close()
