@@ -123,3 +123,30 @@ def test_a_killed_run_leaves_a_whole_folder_and_no_worker(previous: Path, sig: i
     # put the previous run back for the next trial
     if _seed_of(previous) == 2:
         subprocess.run(_command(previous, 1), check=True, capture_output=True, timeout=300)
+
+
+def _sweep(out: Path) -> list[str]:
+    return [sys.executable, "-c", "from simulator.entry import main; main()", "sweep",
+            str(SCENARIO), "--param", "job.restart.time", "--values", "2 min,5 min,10 min,20 min",
+            "-r", "2", "-j", "2", "-o", str(out), "--no-plots", "--set", "job.work=5 d"]
+
+
+def test_an_interrupted_sweep_resumes_to_the_same_numbers(tmp_path: Path) -> None:
+    whole = tmp_path / "whole"
+    subprocess.run(_sweep(whole), check=True, capture_output=True, timeout=300)
+    out = tmp_path / "cut"
+    proc = subprocess.Popen(_sweep(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, text=True)
+    partial = tmp_path / ".cut.partial" / "points"
+    end = time.monotonic() + 120
+    while time.monotonic() < end and proc.poll() is None and len(list(partial.glob("*.json"))) < 2:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "finished sweep points are kept" in err
+    assert not out.exists()  # nothing complete yet: no folder, rather than half a one
+    res = subprocess.run(_sweep(out), check=True, capture_output=True, timeout=300, text=True)
+    assert "resuming: " in res.stderr
+    assert "computed 4 of 4" not in res.stdout
+    assert (out / "sweep.csv").read_text() == (whole / "sweep.csv").read_text()
