@@ -46,10 +46,13 @@ def daly_ettr(interval_s: float, write_s: float, restart_s: float, mtbf_s: float
     m = mtbf_s
     if math.isinf(m):
         return interval_s / (interval_s + write_s)
-    grow = math.expm1((interval_s + write_s) / m)
-    if failures_during_restart:
-        return interval_s / (m * math.exp(restart_s / m) * grow)
-    return interval_s / (grow * (m + restart_s))
+    try:
+        grow = math.expm1((interval_s + write_s) / m)
+        if failures_during_restart:
+            return interval_s / (m * math.exp(restart_s / m) * grow)
+        return interval_s / (grow * (m + restart_s))
+    except OverflowError:  # failures so frequent that no interval ever completes
+        return 0.0
 
 
 def spare_shortage_probability(nodes: int, spares: int, rate_per_s: float,
@@ -85,7 +88,7 @@ def analytic_for(scenario: Scenario) -> Analytic:
     tau, delta, r = j.checkpoint.interval, j.checkpoint.write_time, j.restart.time
     ettr = daly_ettr(tau, delta, r, m, j.restart.failures_during_restart)
     work = scenario.work_seconds
-    wall = work / ettr
+    wall = work / ettr if ettr > 0 else math.inf
     return Analytic(
         exponential_only=all(c.weibull_shape is None for c in scenario.failures.causes),
         job_failure_rate_per_day=lam * 86400.0,

@@ -17,6 +17,10 @@ interval (s) and about three events per checkpoint (compute, write, bookkeeping)
 order-of-magnitude price, not a forecast: a run that needs more than ``run.max_events`` anyway
 stops there and says so (:func:`simulator.model.simulate`).
 
+If the grid and the generators together cannot carry the site's peak load, the plant may trip at
+every start: the span is then the horizon, plus 6 events per trip, one trip per outage, restart
+and ramp (``power.trip_outage_time + job.restart.time + power.job_ramp_time``).
+
 Memory per replication process (bytes) ≈ 100 per node (fleet state) + 100 per unit of every
 Weibull cause (per-unit renewal clocks) + 40 per failure-trace line.
 """
@@ -34,6 +38,8 @@ NODE_BYTES = 100
 WEIBULL_UNIT_BYTES = 100
 #: share of this machine's memory one replication process may plan to use
 MEMORY_SHARE = 0.5
+#: events of one trip: the trip, the outage's end, the restart, the job's state changes
+EVENTS_PER_TRIP = 6
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class WorkEstimate:
     checkpoints: float  #: checkpoints expected (work / interval)
     events: float  #: SimPy events expected
     memory_bytes: float  #: model state in memory (B)
+    trips: float = 0.0  #: power trips to expect at worst (plant below the site's peak)
 
 
 def estimate(scenario: Scenario) -> WorkEstimate:
@@ -70,6 +77,10 @@ def estimate(scenario: Scenario) -> WorkEstimate:
     checkpoints = done / job.checkpoint.interval
     failures = span * installed
     events = span * (2.0 * installed + planned) + 3.0 * checkpoints + 10.0
+    trips = _worst_trips(scenario)
+    if trips:  # a plant that cannot carry the job may trip at every start until the horizon
+        span = scenario.run.horizon
+        events += EVENTS_PER_TRIP * trips
     nodes = sum(g.nodes for g in scenario.cluster.groups)
     weibull_units = sum(c.units for c in causes if c.weibull_shape is not None)
     trace_lines = 0
@@ -79,7 +90,22 @@ def estimate(scenario: Scenario) -> WorkEstimate:
         except OSError:
             trace_lines = 0
     memory = NODE_BYTES * nodes + WEIBULL_UNIT_BYTES * weibull_units + 40 * trace_lines
-    return WorkEstimate(span, failures, checkpoints, events, memory)
+    return WorkEstimate(span, failures, checkpoints, events, memory, trips)
+
+
+def _worst_trips(scenario: Scenario) -> float:
+    """Trips to expect if the grid and the generators together cannot carry the site's peak
+    (the battery only bridges): one per outage and restart until the horizon; else 0."""
+    cfg = scenario.power
+    if cfg is None:
+        return 0.0
+    from simulator.power.coupling import plant_params
+
+    steady = cfg.grid.capacity + cfg.generators.capacity
+    if steady >= plant_params(scenario).site_peak_w:
+        return 0.0
+    cycle = cfg.trip_outage_time + scenario.job.restart.time + cfg.job_ramp_time
+    return scenario.run.horizon / cycle
 
 
 def _job_units(scenario: Scenario) -> list[tuple[object, float]]:
@@ -89,6 +115,13 @@ def _job_units(scenario: Scenario) -> list[tuple[object, float]]:
 
     groups = {g.index: g for g in layout(scenario)}
     return [(c, groups[c.group].job_units(c.per)) for c in resolve_causes(scenario)]
+
+
+def _trip_note(est: WorkEstimate) -> str:
+    if not est.trips:
+        return ""
+    return (f", and up to {est.trips:.2g} power trips, since the grid and the generators "
+            f"together cannot carry the site's peak load")
 
 
 def machine_memory_bytes() -> float:
@@ -101,6 +134,11 @@ def machine_memory_bytes() -> float:
 
 def problems(scenario: Scenario, source: str) -> list[str]:
     """``source: key: message`` lines for a replication too big to run, else []."""
+    work = scenario.work_seconds
+    if not math.isfinite(work) or work > 1e9 * 365 * 86400.0:
+        key = "job.work" if scenario.job.work is not None else "job.flops"
+        return [f"{source}: {key}: the job's failure-free compute time comes to "
+                f"{work / (365 * 86400.0):.3g} years, beyond any plausible run"]
     est = estimate(scenario)
     out = []
     limit = scenario.run.max_events
@@ -108,8 +146,8 @@ def problems(scenario: Scenario, source: str) -> list[str]:
         days = est.span_s / 86400.0
         out.append(
             f"{source}: run.max_events: one replication would need about {est.events:.2g} "
-            f"events ({est.failures:.2g} failures and {est.checkpoints:.2g} checkpoints over "
-            f"{days:.3g} simulated days), above the limit of {limit:,}; check "
+            f"events ({est.failures:.2g} failures and {est.checkpoints:.2g} checkpoints"
+            f"{_trip_note(est)} over {days:.3g} simulated days), above the limit of {limit:,}; check "
             f"job.checkpoint.interval, the failure rates and run.horizon, or raise "
             f"run.max_events if the run is meant to be this big")
     memory = machine_memory_bytes() * MEMORY_SHARE

@@ -104,7 +104,14 @@ def _load(path: Path, sets: list[str] | None) -> Scenario:
 Replications = Annotated[int | None, typer.Option(
     "-r", "--replications", min=1, max=MAX_REPLICATIONS,
     help="replications (default: run.replications)")]
-Seed = Annotated[int | None, typer.Option("--seed", min=0, help="root seed (default: run.seed)")]
+Seed = Annotated[int | None, typer.Option("--seed", min=0, callback=lambda v: _seed_ok(v),
+                                          help="root seed (default: run.seed)")]
+
+
+def _seed_ok(value: int | None) -> int | None:
+    if value is not None and value >= 2**128:
+        raise typer.BadParameter("must be below 2**128, as run.seed")
+    return value
 Output = Annotated[Path | None, typer.Option("-o", "--output",
                                              help="output folder (default: results/<name>/)")]
 Sets = Annotated[list[str] | None, typer.Option("--set", help="override a key: key.path=value")]

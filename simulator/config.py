@@ -307,8 +307,9 @@ class JobConfig(Model):
                              description="default: all of cluster.gpus")
     work: Seconds | None = Field(default=None, gt=0, description="failure-free compute time")
     flops: float | None = Field(default=None, gt=0, le=1e40, description="total training FLOP")
-    mfu: float | None = Field(default=None, gt=0, le=1, description="model FLOP utilisation")
-    iteration_time: Seconds = Field(default=2.0, gt=0)
+    mfu: float | None = Field(default=None, ge=1e-4, le=1, description="model FLOP utilisation")
+    iteration_time: Seconds = Field(default=2.0, ge=0.01, le=3600.0,
+                                   description="training step period (at least 10 ms)")
     planned_interruptions_per_day: float = Field(default=0.0, ge=0, le=1e4)
     checkpoint: CheckpointConfig
     restart: RestartConfig
@@ -342,7 +343,7 @@ class RunConfig(Model):
 class Scenario(Model):
     """A whole scenario file."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
 
     @field_validator("name")
     @classmethod

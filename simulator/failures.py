@@ -18,7 +18,6 @@ Three kinds of stream produce failure events ``(time_s, cause_index, unit_index)
 from __future__ import annotations
 
 import bisect
-import csv
 import heapq
 import math
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.config import Scenario
+from simulator.csvload import read_csv
 from simulator.distributions import Distribution, Draws, Weibull
 from simulator.layout import layout
 from simulator.units import UnitError, to_seconds
@@ -203,11 +203,7 @@ def read_trace(path: Path, causes: Sequence[CauseSpec]) -> list[tuple[float, int
         by_name.setdefault(c.name, []).append(i)
     events: list[tuple[float, int, int]] = []
     problems: list[str] = []
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM is fine
-            rows = list(csv.reader(fh))
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    rows = read_csv(path)  # a spreadsheet's BOM is fine
     for lineno, row in enumerate(rows, start=1):
         if not row or row[0].strip().startswith("#"):
             continue

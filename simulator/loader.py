@@ -35,9 +35,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise ScenarioError([f"--set {text}: expected key=value, e.g. job.checkpoint.interval=5 min"])
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = yamlload.load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw.strip()
+    except yamlload.YamlProblems as exc:
+        raise ScenarioError([f"--set {text}: {p}" for p in exc.problems]) from None
     if isinstance(value, str):
         # YAML 1.1 reads "1e3" as a string; on a command line it is a number
         try:
@@ -112,8 +114,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise ScenarioError([f"{path}: file not found"])
     if path.is_dir():
         raise ScenarioError([f"{path}: is a directory, expected a scenario YAML file"])
+    text = ""
     try:
-        data = yamlload.load(yamlload.read_text(path))
+        text = yamlload.read_text(path)
+        data = yamlload.load(text)
     except yamlload.YamlProblems as exc:
         raise ScenarioError([f"{path}: {p}" for p in exc.problems]) from None
     except ValueError as exc:
@@ -124,6 +128,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        key = yamlload.key_at(text, mark.line, mark.column) if mark and text else None
+        if key is not None and isinstance(exc, yaml.constructor.ConstructorError):
+            # the text parsed, but a value could not be read: name its key
+            raise ScenarioError([f"{path}: {key}: {where}cannot read the value: {exc.problem}"]) from None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError([f"{path}: {where}malformed YAML: {problem}"]) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -160,11 +160,25 @@ def parse_values(key: str, text: str) -> ParamSpec:
         raise ScenarioError([f"--param {key} --values {text!r}: expected a comma-separated list "
                              f"of values, e.g. '2 min,5 min,10 min'"])
     values = tuple(parse_override(f"{key}={item}")[1] for item in items)
-    dup = [item for k, item in enumerate(items) if values[k] in values[:k]]
-    if dup:
-        raise ScenarioError([f"--param {key} --values {text!r}: {dup[0]!r} is repeated"])
-    return ParamSpec(key, values, log=False, kind=unit_kind(key) or _typed_kind(values),
-                     text=f"--values {text}")
+    kind = unit_kind(key) or _typed_kind(values)
+    # compare quantities in SI, so that "5 min" and "300 s" count as the same point
+    same: list[Any] = []
+    for v in values:
+        try:
+            same.append(_CONVERTERS[kind](v) if kind in _CONVERTERS else v)
+        except units.UnitError:
+            same.append(v)  # the scenario's validation reports it
+    seen: dict[Any, int] = {}
+    for k, v in enumerate(same):
+        try:
+            first = seen.setdefault(v, k)
+        except TypeError:  # an unhashable value (a list or mapping): not compared
+            continue
+        if first != k:
+            also = f" (the same as {items[first]!r})" if items[first] != items[k] else ""
+            raise ScenarioError([f"--param {key} --values {text!r}: {items[k]!r} is "
+                                 f"repeated{also}"])
+    return ParamSpec(key, values, log=False, kind=kind, text=f"--values {text}")
 
 
 def _typed_kind(values: Sequence[Any]) -> str | None:
@@ -254,7 +268,8 @@ def combinations(specs: Sequence[ParamSpec], zip_: bool) -> list[dict[str, Any]]
                 for combo in zip(*(s.values for s in specs), strict=True)]
     size = math.prod(len(s.values) for s in specs)
     if size > MAX_POINTS:
-        raise ScenarioError([f"the grid of {' × '.join(str(len(s.values)) for s in specs)} "
+        raise ScenarioError([f"{', '.join(f'--param {k}' for k in keys)}: the grid of "
+                             f"{' × '.join(str(len(s.values)) for s in specs)} "
                              f"values has {size:,} points, more than {MAX_POINTS:,}: sweep "
                              f"fewer values, or pair them with --zip"])
     return [dict(zip(keys, combo, strict=True))

@@ -344,3 +344,45 @@ def test_scenario_still_valid_after_all_bounds() -> None:
 
     for path in sorted(Path(__file__).parent.parent.glob("scenarios/*.yaml")):
         assert isinstance(load_scenario(path), Scenario)
+
+
+# ---- short iterations on a site with turbines --------------------------------------------------
+
+
+def _brute_sustained(high: float, low: float, period: float, duty: float, window: float) -> float:
+    """max_t |avg_W(t) − avg_W(t − W)| of a square wave, by fine sampling over many periods."""
+    import numpy as np
+
+    per = 4000  # samples per period, counted in integers so that no phase drifts
+    dt = period / per
+    phase = np.arange(round((3 * window + 4 * period) / dt)) % per
+    v = np.where(phase < duty * per, high, low)
+    c = np.concatenate(([0.0], np.cumsum(v) * dt))
+    k = round(window / dt)
+    avg = (c[k:] - c[:-k]) / window
+    return float(np.max(np.abs(avg[k:] - avg[:-k])))
+
+
+@pytest.mark.parametrize("window", [0.3, 1.0, 2.5, 7.3])
+def test_sustained_change_for_windows_longer_than_the_period(window: float) -> None:
+    # the moving average over a window of several periods (a 0.5 s block-load window on a
+    # 0.1 s iteration) failed with an IndexError
+    from simulator.power.protection import sustained
+    from simulator.power.waveform import Pwl
+
+    period, duty, high, low = 1.0, 0.6, 100.0, 40.0
+    w = Pwl.from_points([0.0, 0.0, duty, duty, period], [high, high, high, low, low], period)
+    assert sustained(w, window, samples=4000) == pytest.approx(
+        _brute_sustained(high, low, period, duty, window), rel=2e-3, abs=1e-6)
+
+
+@pytest.mark.parametrize("iteration", ["0.2 s", "0.1 s", "50 ms"])
+def test_short_iterations_on_a_generator_site_run(tmp_path: Path, iteration: str) -> None:
+    data = scenario_dict(mtbf_h=24.0, nodes=2, work="1 d")
+    data["job"]["iteration_time"] = iteration
+    data["power"] = {"grid": {"capacity": "20 kW"},
+                     "generators": {"capacity": "200 kW", "ramp_rate": "1 kW/s"},
+                     "battery": {"count": 1, "unit_power": "100 kW", "unit_energy": "100 kWh"}}
+    ok(invoke("run", _file(tmp_path, data), "-r", 1, "--no-plots", "-o", tmp_path / "o"))
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["completed_fraction"] == 1.0

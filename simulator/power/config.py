@@ -90,7 +90,8 @@ class ProtectionConfig(_Model):
         default=None, description="[low, high]: outside for trip_delay trips (Hz)")
     trip_delay: Seconds = Field(default=0.16, ge=0, description="time outside the band to trip")
     rocof_limit: HertzPerSecond = Field(default=1.0, gt=0, description="trip above this RoCoF")
-    rocof_window: Seconds = Field(default=0.5, gt=0, description="RoCoF measurement window")
+    rocof_window: Seconds = Field(default=0.5, ge=0.02, le=60.0,
+                                 description="RoCoF measurement window (at least one 50 Hz cycle)")
     normal_band: tuple[Hertz, Hertz] | None = Field(
         default=None, description="[low, high]: time outside counts as excursion (Hz)")
 
@@ -112,7 +113,7 @@ class BatteryConfig(_Model):
     soc_max: float = Field(default=0.95, ge=0, le=1)
     initial_soc: float = Field(default=0.5, ge=0, le=1)
     soc_target: float | None = Field(default=None, ge=0, le=1, description="default: initial_soc")
-    response_time: Seconds = Field(default=0.05, ge=0)
+    response_time: Seconds = Field(default=0.05, ge=0, le=600.0)
     unit_capex: USD = Field(default=0.0, ge=0, description="price of one unit (for capex)")
 
     @model_validator(mode="after")
@@ -266,7 +267,7 @@ class PowerConfig(_Model):
                                 description="load's pu power change per pu frequency, on the "
                                             "generators' rating (0: constant-power IT load)")
     gpu_power_floor: float = Field(default=0.0, ge=0, le=1, description="fraction of TDP")
-    trip_outage_time: Seconds = Field(default=1800.0, ge=0)
+    trip_outage_time: Seconds = Field(default=1800.0, ge=1.0)
     job_ramp_time: Seconds = Field(default=0.0, ge=0,
                                    description="soft start and stop: the job brings its power up "
                                                "before compute (at the start and after each "

@@ -5,9 +5,9 @@ the site is up; a trip darkens them with the rest of the site."""
 from __future__ import annotations
 
 import bisect
-import csv
 from pathlib import Path
 
+from simulator.csvload import read_csv
 from simulator.units import UnitError, to_seconds, to_watts
 
 
@@ -28,11 +28,7 @@ def read_other_loads(path: Path) -> list[tuple[float, float]]:
     """
     rows: list[tuple[float, float]] = []
     problems: list[str] = []
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            lines = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read: {exc}") from None
+    lines = read_csv(path)
     for lineno, row in enumerate(lines, start=1):
         if not row or row[0].strip().startswith("#"):
             continue

@@ -120,14 +120,14 @@ def sustained(w: Pwl, window: float, samples: int = 2048) -> float:
     v = w.samples(samples)
     dt = w.period / samples
     k = max(1, round(window / dt))
-    ext = np.concatenate((v, v, v))
-    c = np.concatenate(([0.0], np.cumsum(ext) * dt))
-    idx = np.arange(samples, 3 * samples)
-    avg = (c[idx + 1] - c[idx + 1 - k]) / (k * dt)  # mean over the last window ending at idx
-    n = len(avg)
-    a = avg[k:n]
-    b = avg[: n - k]
-    return float(np.max(np.abs(a - b))) if len(a) else 0.0
+    # a window of `full` whole periods and `rem` samples: the whole periods add the same
+    # energy wherever the window ends, so only the remainder moves the average
+    full, rem = divmod(k, samples)
+    c = np.concatenate(([0.0], np.cumsum(np.concatenate((v, v))) * dt))
+    idx = np.arange(samples, 2 * samples)
+    avg = (full * float(v.sum()) * dt + c[idx + 1] - c[idx + 1 - rem]) / (k * dt)
+    # the average is periodic: its change over the window is a shift by k mod samples
+    return float(np.max(np.abs(avg - np.roll(avg, k % samples))))
 
 
 def window_mean(w: Pwl, start: float, window: float) -> float:

@@ -24,7 +24,7 @@ import numpy as np
 from simulator.power.arcs import LinearModes
 from simulator.power.arcsolve import Solution, arc_extreme_values, integrate
 from simulator.power.dispatch import Supply
-from simulator.power.pieces import Pieces, clamp, cut, merge, window_of
+from simulator.power.pieces import Pieces, clamp, merge, window_of
 from simulator.power.protection import Protection, band_trip, excursion_time, windowed_rocof
 from simulator.power.waveform import Pwl
 
@@ -87,9 +87,8 @@ def start_window(load: Pwl, phase: float, supply: float, path: Supply | None, ea
     for h, vc, sc, vb, sb in merge(command, before):
         w = [(h, vc - vb, sc - sb)]
         if grid_cap > 0:
-            kept = clamp(w, lo_t, hi_t)
-            w = [(hh, v - kv, sl - ks) for (hh, v, sl), (_, kv, ks) in
-                 zip(cut(w, kept), kept, strict=True)]
+            # one merge cuts both at the same breaks (slivers under 1e-12 s dropped alike)
+            w = [(hh, v - kv, sl - ks) for hh, v, sl, kv, ks in merge(w, clamp(w, lo_t, hi_t))]
         out += w
     return out
 
