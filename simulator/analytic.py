@@ -8,8 +8,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from scipy import stats
-
 from simulator.config import Scenario
 from simulator.failures import job_failure_rate
 
@@ -60,6 +58,8 @@ def spare_shortage_probability(nodes: int, spares: int, rate_per_s: float,
     """Long-run P(job waits for hardware) = P[Binomial(N+s, p) > s], p = rE[R] / (1 + rE[R])."""
     x = rate_per_s * mean_repair_s
     p = x / (1.0 + x)
+    from scipy import stats  # here, not at import: scipy.stats costs most of start-up
+
     return float(stats.binom.sf(spares, nodes + spares, p))
 
 

@@ -22,7 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from simulator.analytic import analytic_for
 from simulator.config import MAX_REPLICATIONS, Scenario
-from simulator.loader import ScenarioError, load_scenario, resolved_dict
+from simulator.loader import ScenarioError, load_scenario, load_with_warnings, resolved_dict
 from simulator.outdir import OutputError, OutputFolder
 from simulator.output import build_summary, metadata, write_run
 from simulator.report import progress_bar, render_run_table
@@ -74,7 +74,7 @@ def _root(version: Annotated[bool, typer.Option(
 
 
 # a fixed width off a terminal keeps piped and logged tables readable
-out = Console(width=None if sys.stdout.isatty() else 110)
+out = Console(width=None if sys.stdout.isatty() else 100)
 err = Console(stderr=True)
 
 
@@ -94,11 +94,25 @@ def _bad_input(problems: list[str]) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _load(path: Path, sets: list[str] | None) -> Scenario:
+def _load(path: Path, sets: list[str] | None,
+          strict: bool = False) -> tuple[Scenario, list[dict[str, str]]]:
+    """The scenario and its input warnings (with ``strict``, printed as errors: exit 2)."""
     try:
-        return load_scenario(path, sets or [])
+        scenario, warnings = load_with_warnings(path, sets or [])
     except ScenarioError as exc:
         raise _bad_input(exc.problems) from None
+    if strict:
+        _warn(warnings, strict)
+    return scenario, warnings
+
+
+def _warn(warnings: list[dict[str, str]], strict: bool) -> None:
+    """Print warnings on stderr; with ``--strict`` they are errors (exit 2)."""
+    for w in warnings:
+        err.print(f"{'error' if strict else 'warning'}: {w['message']}", markup=False,
+                  highlight=False, soft_wrap=True)
+    if strict and warnings:
+        raise typer.Exit(2)
 
 
 Replications = Annotated[int | None, typer.Option(
@@ -126,6 +140,9 @@ Scheduler = Annotated[str | None, typer.Option(
     "--scheduler", metavar="ADDR",
     help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default with --executor dask: "
          "a local Dask cluster of -j workers)")]
+Strict = Annotated[bool, typer.Option(
+    "--strict", help="treat warnings (unit slips, a plant too small, a starved job, a horizon "
+                     "reached...) as errors: exit 2")]
 Metrics = Annotated[list[str] | None, typer.Option(
     "--metric", help="metric to show and plot (repeat for several)")]
 
@@ -195,11 +212,13 @@ def run(
     scheduler: Scheduler = None,
     no_plots: NoPlots = False,
     fmt: Fmt = Format.table,
+    strict: Strict = False,
 ) -> None:
     """Run a scenario's replications; print simulated vs analytic, write the result folder."""
+    from simulator.diagnostics import analytic_caveats, result_warnings
     from simulator.runner import run_replications
 
-    scenario = _load(scenario_file, set_)
+    scenario, warnings = _load(scenario_file, set_, strict)
     n = replications or scenario.run.replications
     jobs = _workers(jobs, n)
     root_seed = scenario.run.seed if seed is None else seed
@@ -213,7 +232,9 @@ def run(
             where = ex.description
         wall = time.perf_counter() - t0
         analytic = analytic_for(scenario)
-        summary = build_summary(scenario.name, result.records, root_seed, analytic, wall)
+        warnings = warnings + result_warnings(scenario, result.records)
+        summary = build_summary(scenario.name, result.records, root_seed, analytic, wall,
+                                warnings, analytic_caveats(scenario, result.records))
         meta = metadata(root_seed, sys.argv, started, wall, jobs, where)
         write_run(folder.stage, resolved_dict(scenario), result.records, summary, meta,
                   result.timeline, result.segments)
@@ -228,6 +249,10 @@ def run(
     else:
         render_run_table(out, scenario, summary)
         out.print(f"results in {out_dir}/", highlight=False)
+    if strict and warnings:
+        err.print(f"--strict: {len(warnings)} warning(s) (results written to {out_dir}/)",
+                  highlight=False)
+        raise typer.Exit(2)
 
 
 def _json_safe(data: Any) -> Any:
@@ -240,9 +265,12 @@ def _json_safe(data: Any) -> Any:
 def validate(
     scenario_file: Annotated[Path, typer.Argument(metavar="SCENARIO.yaml")],
     set_: Sets = None,
+    strict: Strict = False,
 ) -> None:
-    """Check a scenario file; list every problem as file: key: message (exit 2 if any)."""
-    scenario = _load(scenario_file, set_)
+    """Check a scenario file; list every problem as file: key: message (exit 2 if any), then
+    any warning about what it probably means."""
+    scenario, warnings = _load(scenario_file, set_, strict)
+    _warn(warnings, strict)
     out.print(f"{scenario_file}: ok ({scenario.name})", highlight=False)
 
 

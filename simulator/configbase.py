@@ -4,6 +4,7 @@ NaN number anywhere (no key means "unbounded"; an infinity only ever came from a
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -30,3 +31,14 @@ class Model(BaseModel):
         if not bad:
             return data
         return {k: NotANumber(str(v).lower()) if k in bad else v for k, v in data.items()}
+
+
+def inner_model(annotation: Any) -> Any:
+    """The model class inside an annotation (``X``, ``X | None``, ``list[X]``...), or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = inner_model(arg)
+        if found is not None:
+            return found
+    return None

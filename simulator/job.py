@@ -34,6 +34,7 @@ COMPUTE, CHECKPOINT, RESTART, WAITING, OUTAGE, DONE, RAMP = (
 RUNNING = frozenset({COMPUTE, CHECKPOINT, RESTART, RAMP})
 #: the interruption cause of a site power trip
 POWER_TRIP = "power_trip"
+PLANNED = "planned"  # the cause a planned stop's restart is booked to
 
 
 class PowerHook(Protocol):
@@ -117,7 +118,13 @@ class Job:
     saved_s: float = 0.0  # progress covered by a recoverable checkpoint
     ledger: Ledger = field(default_factory=Ledger)
     interruptions: Counter = field(default_factory=Counter)
+    #: what each cause cost (s): work lost, restarts (with their ramps), and time down after it
+    #: (waiting for hardware, or a dark site); planned stops are the cause "planned"
+    lost_by_cause: Counter = field(default_factory=Counter)
+    restart_by_cause: Counter = field(default_factory=Counter)
+    down_by_cause: Counter = field(default_factory=Counter)
     planned: int = 0
+    _blame: str | None = None  # the cause of the restart under way
     done_at: float | None = None
     stopping: bool = False  # ramping down after the last checkpoint (the work is done)
     _phase_start: float = 0.0
@@ -207,6 +214,7 @@ class Job:
                     self._pending.clear()
                     self._next_planned = env.now + float(
                         self.planned_rng.exponential(1.0 / p.planned_per_s))
+                    self._blame = PLANNED
                     state = RESTART
             elif state == WAITING:
                 state = RESTART
@@ -237,16 +245,25 @@ class Job:
             led.compute += elapsed
             self.progress_s += elapsed * rate
             led.throttled += elapsed * (1.0 - rate)
+            self._blame = None
         elif state == CHECKPOINT:
             led.checkpoint += elapsed
         elif state == RESTART:
             led.restart += elapsed
+            if self._blame is not None:
+                self.restart_by_cause[self._blame] += elapsed
         elif state == RAMP:
             led.ramp += elapsed
+            if self._blame is not None:
+                self.restart_by_cause[self._blame] += elapsed
         elif state == WAITING:
             led.waiting += elapsed
+            if self._blame is not None:
+                self.down_by_cause[self._blame] += elapsed
         elif state == OUTAGE:
             led.outage += elapsed
+            if self._blame is not None:
+                self.down_by_cause[self._blame] += elapsed
 
     def _interrupted(self, cause: str) -> str:
         """Roll back to the last recoverable checkpoint; the next state (waiting or restart)."""
@@ -257,7 +274,10 @@ class Job:
                 if ready_at <= now:
                     self.saved_s = max(self.saved_s, progress)
             self._pending.clear()
-        self.ledger.lost_work += self.progress_s - self.saved_s
+        lost = self.progress_s - self.saved_s
+        self.ledger.lost_work += lost
+        self.lost_by_cause[cause] += lost
+        self._blame = cause
         self.progress_s = self.saved_s
         if cause == POWER_TRIP:
             return OUTAGE

@@ -81,6 +81,24 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]]) 
     return out
 
 
+def _did_you_mean(loc: Sequence[Any]) -> str:
+    """`` (did you mean 'interval'?)`` for a misspelt key, from the keys allowed beside it."""
+    import difflib
+
+    from simulator.configbase import inner_model
+
+    model: Any = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int) or str(part).isdigit():
+            continue
+        info = model.model_fields.get(str(part))
+        model = inner_model(info.annotation) if info is not None else None
+        if model is None:
+            return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _blame(source: str, loc: str, sets: Sequence[str]) -> str:
     """``--set key=value`` when that override wrote the key in error (or a key above or below
     it), else the file."""
@@ -101,7 +119,7 @@ def format_errors(source: str, err: ValidationError, sets: Sequence[str] = ()) -
         if isinstance(e.get("input"), NotANumber):
             msg = f"expected a number, got the boolean {e['input']}"
         elif e["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + _did_you_mean(e["loc"])
         elif e["type"] == "missing":
             msg = "required key is missing"
         lines.append(f"{_blame(source, loc, sets)}: {loc}: {msg}")
@@ -200,12 +218,22 @@ def _other_loads_trace(scenario: Scenario, source: str, base_dir: Path | None) -
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     """Read, override (``key=value`` strings) and validate a scenario file."""
-    path = Path(path)
-    data = read_yaml(path)
-    overrides = list(overrides)
-    parsed = [parse_override(o) for o in overrides]
-    data = apply_overrides(data, parsed)
-    return validate_data(data, str(path), path.parent, overrides)
+    return _read(Path(path), list(overrides))[1]
+
+
+def load_with_warnings(path: str | Path, overrides: Iterable[str] = ()
+                       ) -> tuple[Scenario, list[dict[str, str]]]:
+    """:func:`load_scenario`, plus the warnings about the scenario as written
+    (:func:`simulator.diagnostics.input_warnings`)."""
+    from simulator.diagnostics import input_warnings
+
+    data, scenario = _read(Path(path), list(overrides))
+    return scenario, input_warnings(data, scenario)
+
+
+def _read(path: Path, overrides: list[str]) -> tuple[dict[str, Any], Scenario]:
+    data = apply_overrides(read_yaml(path), [parse_override(o) for o in overrides])
+    return data, validate_data(data, str(path), path.parent, overrides)
 
 
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from simulator.analytic import Analytic
 from simulator.model import Timeline
 from simulator.power.plant import SEGMENT_COLUMNS, SegmentLog
 from simulator.records import METRICS, ReplicationRecord
-from simulator.stats import estimate, summarize, summarize_causes
+from simulator.stats import cost_by_cause, estimate, summarize, summarize_causes
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -69,7 +69,9 @@ def write_yaml(path: Path, data: Any) -> None:
 
 
 def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed: int,
-                  analytic: Analytic, wall_seconds: float) -> dict[str, Any]:
+                  analytic: Analytic, wall_seconds: float,
+                  warnings: Sequence[dict[str, str]] = (),
+                  analytic_caveats: Sequence[str] = ()) -> dict[str, Any]:
     """summary.json: metric -> {mean, std, ci95_low, ci95_high}, plus context blocks."""
     summary: dict[str, Any] = {"scenario": scenario_name, "replications": len(records),
                                "seed": seed}
@@ -77,6 +79,7 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
         summary[name] = est.to_dict()
     summary["interruptions_by_cause"] = {c: e.to_dict()
                                          for c, e in summarize_causes(records).items()}
+    summary["cost_by_cause"] = cost_by_cause(records)
     if any(math.isfinite(r.power_trips) for r in records):
         from simulator.power.protection import REASONS
 
@@ -93,8 +96,9 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
             k: estimate(r.smoothing_energy_mwh.get(k, 0.0) for r in records).to_dict()
             for k in sorted({k for r in records for k in r.smoothing_energy_mwh})}
     summary["completed_fraction"] = sum(r.completed for r in records) / len(records)
-    summary["warnings"] = run_warnings(records)
+    summary["warnings"] = list(warnings)
     summary["analytic"] = analytic.to_dict()
+    summary["analytic_caveats"] = list(analytic_caveats)
     events = sum(r.events for r in records)
     sim_s = sum(r.sim_seconds for r in records)
     summary["perf"] = {
@@ -108,33 +112,12 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
     return summary
 
 
-def run_warnings(records: Sequence[ReplicationRecord]) -> list[dict[str, str]]:
-    """``{code, message}`` for results a reader could take for a finished run."""
-    n = len(records)
-    out = []
-    if n == 1:
-        out.append({"code": "one_replication", "message": (
-            "one replication: the means are single samples and have no confidence interval; "
-            "run at least 2 (-r) for intervals")})
-    stopped = [r for r in records if r.stopped_at_event_budget]
-    if stopped:
-        out.append({"code": "event_budget", "message": (
-            f"{len(stopped)} of {n} replications stopped at run.max_events before the job "
-            f"finished or reached run.horizon (after {max(r.wall_clock_days for r in stopped):.3g}"
-            f" simulated days at most): their metrics cover only that span")})
-    unfinished = [r for r in records if not r.completed and not r.stopped_at_event_budget]
-    if unfinished:
-        done = sum(r.work_done_fraction for r in unfinished) / len(unfinished)
-        out.append({"code": "horizon", "message": (
-            f"{len(unfinished)} of {n} replications reached run.horizon before the work was "
-            f"done ({done:.1%} of the work on average): wall clock and ETTR describe the "
-            f"horizon, not the job, and the analytic column is not comparable")})
-    return out
-
-
 def replications_csv(records: Sequence[ReplicationRecord]) -> str:
     causes = sorted({c for r in records for c in r.interruptions_by_cause})
-    rows = [r.flat(causes) for r in records]
+    costed = sorted({c for r in records for d in (r.lost_hours_by_cause,
+                                                  r.restart_hours_by_cause,
+                                                  r.down_hours_by_cause) for c in d})
+    rows = [r.flat(causes, costed) for r in records]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()

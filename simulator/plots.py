@@ -70,6 +70,30 @@ def draw_ledger(summary: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def draw_causes(summary: dict[str, Any], path: Path, top: int = 12) -> None:
+    """What each cause cost (mean hours per replication): work lost, restarts and time down,
+    stacked, the costliest cause on top."""
+    costs = [(c, v) for c, v in (summary.get("cost_by_cause") or {}).items()
+             if v["total_hours"] > 0][:top]
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.38 * max(len(costs), 1)))
+    parts = (("lost_hours", "work lost", "#d62728"), ("restart_hours", "restarts", "#ff7f0e"),
+             ("down_hours", "down (waiting, dark site)", "#7f7f7f"))
+    names = [c for c, _ in costs][::-1]
+    left = [0.0] * len(names)
+    for key, label, color in parts:
+        widths = [v[key] for _, v in costs][::-1]
+        ax.barh(names, widths, left=left, color=color, label=label)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for y, (width, (_, v)) in enumerate(zip(left, costs[::-1], strict=True)):
+        ax.text(width, y, f" {v['interruptions']:.3g} interruptions", va="center", fontsize=7)
+    ax.set_xlabel("hours per replication (mean)")
+    ax.set_title(f"{summary['scenario']}: what each cause cost"
+                 + (f" (top {top})" if len(summary.get("cost_by_cause") or {}) > top else ""))
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    ax.set_xlim(0.0, max(left, default=0.0) * 1.3 or 1.0)  # room for the counts
+    _save(fig, path)
+
+
 def _state_band(ax: Any, changes: Sequence[tuple[float, str, float]], ends: Sequence[float],
                 scale_s: float, window: tuple[float, float] | None = None) -> None:
     spans: dict[str, list[tuple[float, float]]] = {}

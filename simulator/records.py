@@ -124,6 +124,11 @@ class ReplicationRecord:
     power_trips_by_reason: dict[str, int] = field(default_factory=dict)
     oscillation_band_mw: dict[str, float] = field(default_factory=dict)
     smoothing_energy_mwh: dict[str, float] = field(default_factory=dict)
+    #: per cause (h): work lost, restarts (and their ramps), and time down after it (waiting
+    #: for hardware, or a dark site); planned stops appear as the cause "planned"
+    lost_hours_by_cause: dict[str, float] = field(default_factory=dict)
+    restart_hours_by_cause: dict[str, float] = field(default_factory=dict)
+    down_hours_by_cause: dict[str, float] = field(default_factory=dict)
     events: int = 0
     sim_seconds: float = 0.0
     #: True if the replication stopped at ``run.max_events`` before its end or horizon
@@ -132,13 +137,16 @@ class ReplicationRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def flat(self, causes: list[str]) -> dict[str, Any]:
+    def flat(self, causes: list[str], cost_causes: list[str] | None = None) -> dict[str, Any]:
         """CSV row: scalar fields plus one ``interruptions.<cause>`` column per cause."""
-        row = {k: v for k, v in asdict(self).items()
-               if k not in ("interruptions_by_cause", "power_trips_by_reason",
-                            "oscillation_band_mw", "smoothing_energy_mwh")}
+        row = {k: v for k, v in asdict(self).items() if not isinstance(v, dict)}
         for c in causes:
             row[f"interruptions.{c}"] = self.interruptions_by_cause.get(c, 0)
+        for name, table in (("lost_hours", self.lost_hours_by_cause),
+                            ("restart_hours", self.restart_hours_by_cause),
+                            ("down_hours", self.down_hours_by_cause)):
+            for c in (cost_causes if cost_causes is not None else sorted(table)):
+                row[f"{name}.{c}"] = table.get(c, 0.0)
         if not math.isnan(self.power_trips):
             from simulator.power.protection import REASONS
 

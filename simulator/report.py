@@ -103,7 +103,8 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
         if est["mean"] is None or not math.isfinite(est["mean"]):
             continue  # a metric that does not apply to this scenario
         ci = f"[{_fmt(est['ci95_low'])}, {_fmt(est['ci95_high'])}]"
-        table.add_row(label, _fmt(est["mean"]), ci, _fmt(a[akey]) if akey else "")
+        analytic = ("n/a" if summary.get("analytic_caveats") else _fmt(a[akey])) if akey else ""
+        table.add_row(label, _fmt(est["mean"]), ci, analytic)
     for key, est in (summary.get("smoothing_energy_mwh") or {}).items():
         if est["mean"]:
             table.add_row(f"smoothing energy: {key} (MWh)", _fmt(est["mean"]),
@@ -112,6 +113,7 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
         table.add_row(f"{key} (MW, largest harmonic)", _fmt(est["mean"]),
                       _ci(est["ci95_low"], est["ci95_high"]), "")
     console.print(table)
+    render_causes(console, summary)
     for w in summary.get("warnings") or []:
         console.print(f"warning: {w['message']}", style="yellow", highlight=False)
     reasons = summary.get("power_trips_by_reason") or {}
@@ -134,6 +136,23 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
         f"{perf['events_per_second']:,.0f} events/s, {perf['wall_seconds']:.2f} s wall",
         highlight=False,
     )
+
+
+def render_causes(console: Console, summary: dict[str, Any]) -> None:
+    """What each cause cost, the costliest first: "which cause costs us most?"."""
+    costs = {c: v for c, v in (summary.get("cost_by_cause") or {}).items() if v["total_hours"]}
+    if not costs:
+        return
+    table = Table(title="cost by cause (mean per replication)")
+    for name in ("cause", "interruptions", "lost work (h)", "restarts (h)", "down (h)",
+                 "total (h)", "share"):
+        table.add_column(name, justify="left" if name == "cause" else "right")
+    total = sum(v["total_hours"] for v in costs.values())
+    for cause, v in costs.items():
+        table.add_row(cause, _fmt(v["interruptions"]), _fmt(v["lost_hours"]),
+                      _fmt(v["restart_hours"]), _fmt(v["down_hours"]), _fmt(v["total_hours"]),
+                      f"{v['total_hours'] / total:.1%}")
+    console.print(table)
 
 
 def _ci(est_low: float | None, est_high: float | None) -> str:

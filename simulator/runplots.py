@@ -10,12 +10,13 @@ from simulator.config import Scenario
 
 def draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: float,
              scenario: Scenario, rows: list) -> None:
-    """ledger.png, timeline.png and, with power, spectrum.png of a run: replication 0's job
+    """ledger.png, causes.png, timeline.png and, with power, spectrum.png of a run: replication 0's job
     states (``changes``) and power segments (``rows``), with fine-step zooms."""
-    from simulator.plots import draw_ledger, draw_timeline
+    from simulator.plots import draw_causes, draw_ledger, draw_timeline
     from simulator.powerplots import draw_power_timeline, draw_spectrum
 
     draw_ledger(summary, out_dir / "ledger.png")
+    draw_causes(summary, out_dir / "causes.png")
     end_s = end_days * 86400.0
     title = f"{summary['scenario']}: replication 0"
     if scenario.power is None or not rows:

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as st
 
 from simulator.records import METRICS, ReplicationRecord, metric_range
 
@@ -36,6 +35,13 @@ class Estimate:
         return (self.ci95_high - self.ci95_low) / 2.0
 
 
+def _t975(dof: float) -> float:
+    """The 97.5% quantile of Student's t (scipy imported here: it dominates start-up)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, dof))
+
+
 def estimate(values: Iterable[float],
              bounds: tuple[float, float] = (-math.inf, math.inf)) -> Estimate:
     """Mean, sample std and 95% t-interval of the finite values (NaN if none), the interval
@@ -49,7 +55,7 @@ def estimate(values: Iterable[float],
     if n == 1:
         return Estimate(mean, nan, nan, nan, 1)
     std = float(x.std(ddof=1))
-    half = float(st.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    half = _t975(n - 1) * std / math.sqrt(n)
     lo, hi = bounds
     return Estimate(mean, std, max(mean - half, lo), min(mean + half, hi), n)
 
@@ -99,5 +105,28 @@ def welch_difference(b: Sequence[float], a: Sequence[float]) -> Estimate:
     if se2 == 0.0:
         return Estimate(diff, math.nan, diff, diff, min(len(x), len(y)))
     dof = se2 ** 2 / (vx ** 2 / (len(x) - 1) + vy ** 2 / (len(y) - 1))
-    half = float(st.t.ppf(0.975, dof)) * math.sqrt(se2)
+    half = _t975(dof) * math.sqrt(se2)
     return Estimate(diff, math.nan, diff - half, diff + half, min(len(x), len(y)))
+
+
+def cost_by_cause(records: Sequence[ReplicationRecord]) -> dict[str, dict[str, float]]:
+    """Mean per replication, per cause: interruptions, hours of work lost, of restarts and of
+    time down after it, and their total; the costliest cause first ("planned": planned
+    stops)."""
+    n = len(records)
+    names = {c for r in records for d in (r.interruptions_by_cause, r.lost_hours_by_cause,
+                                          r.restart_hours_by_cause, r.down_hours_by_cause)
+             for c in d}
+    out = {}
+    for c in names:
+        interruptions = sum(r.interruptions_by_cause.get(c, 0) for r in records)
+        if c == "planned":
+            interruptions += sum(r.planned_interruptions for r in records)
+        row = {"interruptions": interruptions / n,
+               "lost_hours": sum(r.lost_hours_by_cause.get(c, 0.0) for r in records) / n,
+               "restart_hours": sum(r.restart_hours_by_cause.get(c, 0.0) for r in records) / n,
+               "down_hours": sum(r.down_hours_by_cause.get(c, 0.0) for r in records) / n}
+        row["total_hours"] = row["lost_hours"] + row["restart_hours"] + row["down_hours"]
+        out[c] = row
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1]["total_hours"], kv[0])))
+

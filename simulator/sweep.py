@@ -33,6 +33,7 @@ import numpy as np
 from simulator import units
 from simulator.analytic import analytic_for
 from simulator.config import Scenario
+from simulator.configbase import inner_model
 from simulator.executors import Executor, Task
 from simulator.loader import (
     ScenarioError,
@@ -120,7 +121,7 @@ def unit_kind(key: str) -> str | None:
         if info is None:
             return None
         kind = _converter_kind([info.annotation, *info.metadata])
-        model = _inner_model(info.annotation)
+        model = inner_model(info.annotation)
     return kind
 
 
@@ -135,18 +136,6 @@ def _converter_kind(objs: Sequence[Any]) -> str | None:
             found = _converter_kind([*args, *getattr(obj, "__metadata__", ())])
             if found:
                 return found
-    return None
-
-
-def _inner_model(annotation: Any) -> Any:
-    from pydantic import BaseModel
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
     return None
 
 

@@ -16,11 +16,10 @@ from helpers import assert_bad_input, invoke, make_scenario, ok, scenario_dict
 
 import simulator
 from simulator import outdir
-from simulator.analytic import analytic_for
 from simulator.budget import estimate
 from simulator.config import Scenario
+from simulator.diagnostics import result_warnings
 from simulator.model import simulate
-from simulator.output import build_summary
 from simulator.runner import seeds_for
 from simulator.stats import estimate as stat_estimate
 
@@ -106,8 +105,7 @@ def test_a_replication_that_reaches_max_events_stops_and_says_so() -> None:
     record = simulate(scenario, seeds_for(1, 1)[0])
     assert record.stopped_at_event_budget and not record.completed
     assert record.wall_clock_days < 20
-    summary = build_summary("t", [record, record], 1, analytic_for(scenario), 0.0)
-    codes = [w["code"] for w in summary["warnings"]]
+    codes = [w["code"] for w in result_warnings(scenario, [record, record])]
     assert "event_budget" in codes and "horizon" not in codes
     finished = simulate(make_scenario(mtbf_h=2.0, nodes=16, **{"job.work": "1 d"}),
                         seeds_for(1, 1)[0])
@@ -330,7 +328,7 @@ def test_a_one_replication_run_warns(tmp_path: Path) -> None:
     assert "one replication" in res.output
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["ettr"]["ci95_low"] is None
-    assert [w["code"] for w in summary["warnings"]] == ["one_replication"]
+    assert "one_replication" in [w["code"] for w in summary["warnings"]]
 
 
 def test_flags_have_no_value_placeholder() -> None:

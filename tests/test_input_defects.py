@@ -57,3 +57,23 @@ def test_a_mixed_fleet_is_titled_by_its_types(tmp_path) -> None:
 def test_version() -> None:
     res = ok(invoke("--version"))
     assert res.output.strip() == f"dcsim {__version__}"
+
+
+def test_a_misspelt_key_gets_a_suggestion(tmp_path) -> None:
+    data = scenario_dict(mtbf_h=None)
+    data["job"]["checkpoint"]["intervl"] = data["job"]["checkpoint"].pop("interval")
+    data["power"] = {"baterry": {"count": 1}}
+    lines = assert_bad_input(invoke("validate", _file(tmp_path, data)))
+    text = "\n".join(lines)
+    assert "job.checkpoint.intervl: unknown key (did you mean 'interval'?)" in text
+    assert "power.baterry: unknown key (did you mean 'battery'?)" in text
+    data = scenario_dict(mtbf_h=None)
+    data["job"]["zzzz"] = 1  # nothing close: no suggestion
+    lines = assert_bad_input(invoke("validate", _file(tmp_path, data)))
+    assert any(line.endswith("job.zzzz: unknown key") for line in lines)
+
+
+def test_piped_tables_fit_100_columns(tmp_path) -> None:
+    data = scenario_dict(mtbf_h=24.0, work="2 d")
+    res = ok(invoke("run", _file(tmp_path, data), "-r", 2, "--no-plots", "-o", tmp_path / "o"))
+    assert max(len(line) for line in res.stdout.splitlines()) <= 100
