@@ -433,6 +433,10 @@ def sweep(
 @app.command(cls=_Command)
 def compare(
     scenario_files: Annotated[list[Path], typer.Argument(metavar="A.yaml B.yaml ...")],
+    variant: Annotated[list[str] | None, typer.Option(
+        "--variant", metavar="'LABEL: key=value; ...'",
+        help="also compare the first file with these overrides, under LABEL (repeat for "
+             "several), e.g. 'restart 2 min: job.restart.time=2 min'")] = None,
     metric: Metrics = None,
     replications: Replications = None,
     seed: Seed = None,
@@ -455,6 +459,7 @@ def compare(
         compare_rows,
         default_dir,
         labels_for,
+        parse_variant,
         run_compare,
         safe,
         shown_metrics,
@@ -470,9 +475,20 @@ def compare(
             scenarios.append(load_scenario(path, set_ or []))
         except ScenarioError as exc:
             problems += exc.problems
+    labels = labels_for(scenario_files, scenarios) if scenarios else []
+    for text in variant or []:
+        try:
+            label, sets = parse_variant(text)
+            scenarios.append(load_scenario(scenario_files[0], (set_ or []) + sets))
+            labels.append(label)
+        except ScenarioError as exc:
+            problems += [f"--variant {text!r}: {p}" if not p.startswith("--variant") else p
+                         for p in exc.problems]
+    if len(set(labels)) != len(labels):
+        problems.append(f"--variant: labels must differ from each other and from the files' "
+                        f"({', '.join(labels)})")
     if problems:
         raise _bad_input(problems)
-    labels = labels_for(scenario_files, scenarios)
     n = replications or scenarios[0].run.replications
     root_seed = scenarios[0].run.seed if seed is None else seed
     out_dir = output or default_dir(labels)
@@ -494,6 +510,7 @@ def compare(
             "kind": "compare",
             "labels": labels,
             "files": [str(p) for p in scenario_files],
+            "variants": list(variant or []),
             "names": [s.name for s in scenarios],
             "baseline": labels[0],
             "seed": root_seed,

@@ -17,6 +17,7 @@ from typing import Any
 
 from simulator.config import Scenario
 from simulator.executors import Executor, Task, run_tasks
+from simulator.loader import ScenarioError
 from simulator.records import METRICS, ReplicationRecord, metric_range
 from simulator.runner import seeds_for
 from simulator.stats import estimate, paired_difference, welch_difference
@@ -49,6 +50,17 @@ def labels_for(paths: Sequence[Path], scenarios: Sequence[Scenario]) -> list[str
             label, k = f"{name}-{k}", k + 1
         out.append(label)
     return out
+
+
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    """``--variant "LABEL: key=value; key=value"`` -> (label, ["key=value", ...]): the first
+    scenario file with these overrides, compared under LABEL."""
+    label, sep, rest = text.partition(":")
+    sets = [part.strip() for part in rest.split(";") if part.strip()]
+    if not sep or not label.strip() or not sets or any("=" not in s for s in sets):
+        raise ScenarioError([f"--variant {text!r}: expected 'LABEL: key=value; key=value', "
+                             f"e.g. 'restart 2 min: job.restart.time=2 min'"])
+    return label.strip(), sets
 
 
 def default_dir(labels: Sequence[str]) -> Path:

@@ -178,3 +178,33 @@ def test_paired_and_welch_intervals_match_scipy() -> None:
     assert estimate([]).n == 0
     with pytest.raises(ValueError):
         paired_difference([1.0], [1.0, 2.0])
+
+
+def test_a_variant_equals_the_same_comparison_written_as_files(
+        pair: tuple[Path, Path, Path, Any], tmp_path: Path) -> None:
+    slow = pair[0]
+    # the fast file differs from the slow one in more than the restart: write the variant's twin
+    twin = write_scenario(tmp_path / "twin.yaml", name="restart_2_min", mtbf="4 h", work="10 d",
+                          interval="30 min", restart="2 min", replications=12, seed=11)
+    files = tmp_path / "files"
+    ok(invoke("compare", slow, twin, "-o", files))
+    variants = tmp_path / "variants"
+    ok(invoke("compare", slow, "--variant", "restart_2_min: job.restart.time=2 min", "-o",
+              variants))
+    a, b = read_csv_rows(files / "compare.csv"), read_csv_rows(variants / "compare.csv")
+    assert a == b
+    meta = json.loads((variants / "compare.json").read_text())
+    assert meta["labels"] == ["slow_restart", "restart_2_min"]
+    assert meta["variants"] == ["restart_2_min: job.restart.time=2 min"]
+
+
+def test_a_bad_variant_is_named(pair: tuple[Path, Path, Path, Any], tmp_path: Path) -> None:
+    slow = pair[0]
+    lines = assert_bad_input(invoke("compare", slow, "--variant", "no colon", "-o", tmp_path / "x"))
+    assert lines[0].startswith("--variant 'no colon': expected 'LABEL: key=value")
+    lines = assert_bad_input(invoke("compare", slow, "--variant", "x: job.restart.time=2 kW",
+                                    "-o", tmp_path / "x"))
+    assert lines[0].startswith("--variant 'x: job.restart.time=2 kW': --set job.restart.time=2 kW")
+    lines = assert_bad_input(invoke("compare", slow, "--variant", "slow_restart: job.work=1 d",
+                                    "-o", tmp_path / "x"))
+    assert "labels must differ" in lines[0]
