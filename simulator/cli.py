@@ -275,6 +275,40 @@ def validate(
 
 
 @app.command(cls=_Command)
+def init(
+    name: Annotated[str, typer.Argument(help="scenario name; writes NAME.yaml here")],
+    gpus: Annotated[int, typer.Option("--gpus", min=8, max=100_000_000,
+                                      help="GPUs the job uses")] = 32_768,
+    gpu: Annotated[str, typer.Option("--gpu", help="catalog GPU type")] = "h100",
+    power: Annotated[bool, typer.Option("--power", help="add a power block (a grid tie sized "
+                                                        "to the site's peak)")] = False,
+    force: Annotated[bool, typer.Option("--force", help="replace NAME.yaml if it exists")] = False,
+) -> None:
+    """Write a commented starter scenario NAME.yaml: the Llama 3 failure mix, suggested spare
+    nodes, Daly's checkpoint interval; no power block unless --power."""
+    from simulator.catalog import CATALOG
+    from simulator.output import atomic_write_text
+    from simulator.starter import starter
+
+    problems = []
+    if not name or not all(c.isalnum() or c in "_.-" for c in name) or set(name) <= {"."}:
+        problems.append(f"{name!r}: a name is letters, digits, '_', '-' and '.'")
+    if gpu.lower() not in CATALOG:
+        problems.append(f"--gpu {gpu}: unknown GPU type (use one of: {', '.join(CATALOG)})")
+    path = Path(f"{name}.yaml")
+    if path.exists() and not force:
+        problems.append(f"{path}: exists already (use --force to replace it)")
+    if problems:
+        raise _bad_input(problems)
+    try:
+        text = starter(name, gpus, gpu.lower(), power)
+    except ScenarioError as exc:
+        raise _bad_input(exc.problems) from None
+    atomic_write_text(path, text)
+    out.print(f"wrote {path}: check it with `dcsim validate {path}`", highlight=False)
+
+
+@app.command(cls=_Command)
 def schema() -> None:
     """Print the JSON Schema of the scenario file."""
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
