@@ -465,6 +465,103 @@ def sweep(
 
 
 @app.command(cls=_Command)
+def optimize(
+    scenario_file: Annotated[Path, typer.Argument(metavar="SCENARIO.yaml")],
+    param: Annotated[str, typer.Option("--param", metavar="KEY",
+                                       help="dotted scenario key to search, e.g. "
+                                            "power.battery.count")],
+    bounds: Annotated[str, typer.Option("--bounds", metavar="LO:HI",
+                                        help="search interval, units allowed: '2 min:1 h'")],
+    objective: Annotated[str, typer.Option(
+        "--objective", metavar="METRIC", help="metric to minimise (its mean), or KEY itself "
+                                              "(the smallest value that meets the constraints)")],
+    maximize: Annotated[bool, typer.Option("--maximize", help="maximise instead")] = False,
+    constraint: Annotated[list[str] | None, typer.Option(
+        "--constraint", metavar="'METRIC OP NUMBER'",
+        help="a condition on a metric's mean, e.g. 'power_trips == 0' (repeat for several)")]
+    = None,
+    integer: Annotated[bool, typer.Option("--integer", help="whole-number values only "
+                                                            "(counts)")] = False,
+    replications: Replications = None,
+    seed: Seed = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="output folder (default: results/<name>-optimize/)")] = None,
+    set_: Sets = None,
+    jobs: Jobs = None,
+    executor: ExecutorOpt = ExecutorKind.local,
+    scheduler: Scheduler = None,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Find the value of --param in --bounds that minimises (--maximize: maximises) --objective
+    subject to every --constraint, each value run on the same seeds; print the search path and
+    the answer with its 95% CI."""
+    from simulator.compare import run_compare
+    from simulator.optimize import Search, parse_bounds, parse_constraint, path_rows
+    from simulator.output import atomic_write_text, write_json
+    from simulator.sweep import rows_csv
+
+    base, _ = _load(scenario_file, set_)
+    problems: list[str] = []
+    constraints = []
+    for text in constraint or []:
+        try:
+            constraints.append(parse_constraint(text))
+        except ScenarioError as exc:
+            problems += exc.problems
+    from simulator.records import METRICS
+
+    if objective not in METRICS and objective != param:
+        problems.append(f"--objective {objective}: unknown metric (use a metric or {param})")
+    try:
+        lo, hi = parse_bounds(param, bounds)
+    except ScenarioError as exc:
+        lo = hi = 0.0
+        problems += exc.problems
+    if problems:
+        raise _bad_input(problems)
+    n = replications or base.run.replications
+    root_seed = base.run.seed if seed is None else seed
+    jobs = _workers(jobs, n)
+
+    def scenario_at(x: float) -> Any:
+        value = int(x) if integer else x
+        try:
+            return load_scenario(scenario_file, (set_ or []) + [f"{param}={value}"])
+        except ScenarioError as exc:
+            raise _bad_input(exc.problems) from None
+
+    out_dir = output or Path("results") / f"{base.name}-optimize"
+    with _output(out_dir) as folder, _executor(executor, jobs, scheduler) as ex:
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        search = Search(param, float(lo), float(hi), objective, maximize, constraints, integer,
+                        lambda x: run_compare([scenario_at(x)], root_seed, n, ex)[0])
+        best = search.run()
+        wall = time.perf_counter() - t0
+        answer = None if best is None else {
+            param: best.x, "objective": objective, **best.objective.to_dict(),
+            "constraints": best.constraints}
+        meta = {"kind": "optimize", "scenario": base.name, "file": str(scenario_file),
+                "param": param, "bounds": [lo, hi], "objective": objective,
+                "maximize": maximize, "constraints": [str(c) for c in constraints],
+                "integer": integer, "seed": root_seed, "replications": n,
+                "evaluations": len(search.path), "answer": answer}
+        atomic_write_text(folder.stage / "optimize.csv", rows_csv(path_rows(search)))
+        write_json(folder.stage / "optimize.json", meta)
+        write_json(folder.stage / "metadata.json",
+                   metadata(root_seed, sys.argv, started, wall, jobs, ex.description))
+        folder.commit()
+    if fmt is Format.json:
+        out.print_json(json.dumps(_json_safe({**meta, "path": path_rows(search)})))
+    else:
+        from simulator.report import render_optimize
+
+        render_optimize(out, meta, path_rows(search))
+        out.print(f"{len(search.path)} evaluations × {n} replications in {wall:.1f} s; "
+                  f"results in {out_dir}/", highlight=False)
+
+
+@app.command(cls=_Command)
 def compare(
     scenario_files: Annotated[list[Path], typer.Argument(metavar="A.yaml B.yaml ...")],
     variant: Annotated[list[str] | None, typer.Option(

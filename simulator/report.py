@@ -279,3 +279,28 @@ def render_compare_table(console: Console, meta: dict[str, Any], rows: list[dict
             cells.append(_pct(r["diff_relative"]))
         table.add_row(*cells)
     console.print(table)
+
+
+def render_optimize(console: Console, meta: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """The search path (every value tried, in order) and the answer with its 95% CI."""
+    key, obj = meta["param"], meta["objective"]
+    goal = "maximise" if meta["maximize"] else "minimise"
+    cons = ", ".join(meta["constraints"]) or "none"
+    table = Table(title=f"{meta['scenario']}: {goal} {obj} over {key}; constraints: {cons}; "
+                        f"{meta['replications']} replications per value, seed {meta['seed']}")
+    for name in ("#", "step", key, f"{obj} mean", "95% CI", "feasible"):
+        table.add_column(name, justify="left" if name == "step" else "right")
+    for r in rows:
+        table.add_row(str(r["evaluation"]), r["step"], _fmt(r[key], 6), _fmt(r[f"{obj}_mean"]),
+                      _ci(r[f"{obj}_ci95_low"], r[f"{obj}_ci95_high"]),
+                      "yes" if r["feasible"] else "no")
+    console.print(table)
+    a = meta["answer"]
+    if a is None:
+        console.print(f"no value of {key} in [{_fmt(meta['bounds'][0])}, "
+                      f"{_fmt(meta['bounds'][1])}] meets the constraints ({cons})",
+                      highlight=False)
+        return
+    console.print(f"answer: {key} = {_fmt(a[key], 6)}: {obj} {_fmt(a['mean'])} "
+                  f"{_ci(a['ci95_low'], a['ci95_high'])} (mean, 95% CI)", highlight=False)
+

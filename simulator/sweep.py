@@ -200,7 +200,7 @@ def parse_range(key: str, text: str) -> ParamSpec:
         raise ScenarioError([f"{where}: N must be at least 2"])
     if n > MAX_POINTS:
         raise ScenarioError([f"{where}: N = {n:,} is more than {MAX_POINTS:,} points"])
-    ends, kind = _range_ends(where, parts[0], parts[1])
+    ends, kind = range_ends(where, parts[0], parts[1])
     start, stop = ends
     if not (start > 0 and stop > 0 and math.isfinite(start) and math.isfinite(stop)):
         raise ScenarioError([f"{where}: a log-spaced range needs START and STOP above 0"])
@@ -225,7 +225,7 @@ def _is_int_text(s: str) -> bool:
     return s.lstrip("+-").isdigit()
 
 
-def _range_ends(where: str, a: str, b: str) -> tuple[tuple[float, float], str | None]:
+def range_ends(where: str, a: str, b: str) -> tuple[tuple[float, float], str | None]:
     try:
         plain = (float(a), float(b))
     except ValueError:
