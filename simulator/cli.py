@@ -25,7 +25,7 @@ from simulator.config import MAX_REPLICATIONS, Scenario
 from simulator.loader import ScenarioError, load_scenario, load_with_warnings, resolved_dict
 from simulator.outdir import OutputError, OutputFolder
 from simulator.output import build_summary, metadata, write_run
-from simulator.report import progress_bar, render_run_table
+from simulator.report import progress_bar, render_run_table, step
 
 
 class _FlagsWithoutPlaceholder:
@@ -241,8 +241,9 @@ def run(
         if not no_plots:
             from simulator.runplots import draw_run
 
-            draw_run(folder.stage, summary, result.timeline.changes,
-                     result.records[0].wall_clock_days, scenario, result.segments.rows)
+            with step("drawing plots", enabled=fmt is Format.table):
+                draw_run(folder.stage, summary, result.timeline.changes,
+                         result.records[0].wall_clock_days, scenario, result.segments.rows)
         folder.commit()
     if fmt is Format.json:
         out.print_json(json.dumps(_json_safe(summary)))

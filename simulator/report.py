@@ -10,10 +10,18 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from simulator.config import Scenario
+from simulator.records import LEDGER
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -38,9 +46,20 @@ def progress_bar(label: str, total: int | None,
         yield lambda _n: None
         return
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as prog:
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as prog:
         task = prog.add_task(label, total=total)
         yield lambda n: prog.advance(task, n)
+
+
+@contextlib.contextmanager
+def step(label: str, enabled: bool = True) -> Iterator[None]:
+    """A spinner for a step without a count (drawing plots), under the same rules as the bars."""
+    if not progress_enabled(enabled):
+        yield
+        return
+    with Console(stderr=True).status(label):
+        yield
 
 
 # metric -> (label, analytic key or None)
@@ -59,6 +78,7 @@ _ROWS: list[tuple[str, str, str | None]] = [
     ("restart_hours", "restart (h)", None),
     ("ramp_hours", "soft start and stop (h)", None),
     ("waiting_hours", "waiting for hardware (h)", None),
+    ("outage_hours", "site dark after trips (h)", None),
     ("effective_exaflops", "effective EFLOP/s", None),
     ("usd_per_effective_exaflop_hour", "USD per effective EFLOP/s·h", None),
     ("exaflops_per_busd_capex_per_mw", "EFLOP/s per $B capex per MW", None),
@@ -105,6 +125,12 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
         ci = f"[{_fmt(est['ci95_low'])}, {_fmt(est['ci95_high'])}]"
         analytic = ("n/a" if summary.get("analytic_caveats") else _fmt(a[akey])) if akey else ""
         table.add_row(label, _fmt(est["mean"]), ci, analytic)
+    ledger = [summary[k]["mean"] for k in LEDGER]
+    if all(v is not None and math.isfinite(v) for v in ledger):
+        # the rows from productive to site dark account for every hour of the wall clock
+        table.add_row("sum of the time rows (h)", _fmt(sum(ledger)), "", "")
+        table.add_row("wall clock (h)", _fmt((summary["wall_clock_days"]["mean"] or 0.0) * 24.0),
+                      "", "")
     for key, est in (summary.get("smoothing_energy_mwh") or {}).items():
         if est["mean"]:
             table.add_row(f"smoothing energy: {key} (MWh)", _fmt(est["mean"]),

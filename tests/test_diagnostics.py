@@ -168,3 +168,17 @@ def test_the_run_table_and_causes_png_rank_the_costliest_cause_first(tmp_path: P
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert next(iter(summary["cost_by_cause"])) == "often"
     assert (tmp_path / "o" / "causes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_run_table_shows_every_time_row_summing_to_the_wall_clock(tmp_path: Path) -> None:
+    data = scenario_dict(mtbf_h=24.0, work="2 d")
+    res = ok(invoke("run", _file(tmp_path, data), "-r", 2, "--no-plots", "-o", tmp_path / "o"))
+    values = {}
+    for line in res.stdout.splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) >= 2:
+            values[cells[0]] = cells[1]
+    assert "site dark after trips (h)" in values
+    assert values["sum of the time rows (h)"] == values["wall clock (h)"]
+    assert float(values["wall clock (h)"].replace(",", "")) == pytest.approx(
+        float(values["wall clock (days)"]) * 24.0, rel=1e-3)
