@@ -181,6 +181,18 @@ def render_causes(console: Console, summary: dict[str, Any]) -> None:
     console.print(table)
 
 
+def metric_label(metric: str) -> str:
+    """The run table's readable name of a metric, e.g. 'wall clock (days)'; the metric's own
+    name with its unit for those the run table does not show."""
+    from simulator.records import METRICS
+
+    for key, label, _ in _ROWS:
+        if key == metric:
+            return label
+    unit = METRICS.get(metric)
+    return f"{metric} ({unit})" if unit not in (None, "fraction", "count") else metric
+
+
 def _ci(est_low: float | None, est_high: float | None) -> str:
     return f"[{_fmt(est_low)}, {_fmt(est_high)}]"
 
@@ -200,7 +212,7 @@ def render_sweep_table(console: Console, meta: dict[str, Any], rows: list[dict[s
         scales[p["key"]] = scale
         table.add_column(f"{p['key']}" + (f" ({unit})" if unit else ""), justify="right")
     for m in meta["metrics"]:
-        table.add_column(f"{m} mean", justify="right")
+        table.add_column(f"{metric_label(m)}: mean", justify="right")
         table.add_column("95% CI", justify="right")
     if cached:
         table.add_column("")
@@ -281,7 +293,6 @@ def _series_label(values: dict[str, Any], keys: list[str],
 def render_compare_table(console: Console, meta: dict[str, Any], rows: list[dict[str, Any]],
                          metrics: list[str]) -> None:
     """Each metric per scenario, and paired differences against the first scenario."""
-    from simulator.records import METRICS
 
     labels = meta["labels"]
     table = Table(title=f"{' vs '.join(labels)}: {meta['replications']} paired replications, "
@@ -294,8 +305,7 @@ def render_compare_table(console: Console, meta: dict[str, Any], rows: list[dict
         table.add_column("relative", justify="right")
     by = {(r["metric"], r["scenario"]): r for r in rows}
     for m in metrics:
-        cells = [f"{m} ({METRICS[m]})" if METRICS.get(m) not in (None, "fraction", "count")
-                 else m]
+        cells = [metric_label(m)]
         for label in labels:
             r = by[(m, label)]
             cells.append(f"{_fmt(r['mean'])} {_ci(r['ci95_low'], r['ci95_high'])}")
