@@ -388,6 +388,7 @@ def sweep(
         INTERVAL_KEY,
         Sweep,
         keep_points,
+        lookup,
         pending_tasks,
         rows_csv,
         sweep_rows,
@@ -441,6 +442,7 @@ def sweep(
             "points": len(points),
             "computed_points": len(pending),
             "optimize": [o.to_dict() for o in optima] or None,
+            "base_values": {k: lookup(resolved_dict(sw.base), k) for k in param},
         }
         atomic_write_text(stage / "sweep.csv", rows_csv(rows))
         write_json(stage / "sweep.json", meta)

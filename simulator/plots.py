@@ -206,7 +206,7 @@ def draw_sweep(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Path)
     series: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
         series.setdefault(series_key(r), []).append(r)
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(9, 3.0 + 2.4 * len(metrics)),
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(11.5, 3.0 + 2.4 * len(metrics)),
                              sharex=True, squeeze=False)
     interval = x_key == INTERVAL_KEY and numeric
     optima = meta.get("optimize") or []
@@ -217,6 +217,12 @@ def draw_sweep(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Path)
             mean = [r[f"{metric}_mean"] for r in group]
             color = f"C{s % 10}"
             ax.plot(x, mean, marker="o", ms=3.5, color=color, label=series_label(skey) or "mean")
+            cut = [k for k, r in enumerate(group) if _as_float(r.get("completed_fraction")) is not
+                   None and float(r["completed_fraction"]) < 1.0]
+            if cut:  # hollow: replications stopped at the horizon, the mean is not the job's
+                ax.plot([x[k] for k in cut], [mean[k] for k in cut], marker="o", ms=7,
+                        mfc="white", mec=color, ls="none",
+                        label="horizon reached (hollow)" if s == 0 else None)
             if others and not grouped:
                 for xi, yi, r in zip(x, mean, group, strict=True):
                     ax.annotate(_paired_label(r, others, other_units), (xi, yi), fontsize=7,
@@ -252,12 +258,18 @@ def draw_sweep(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Path)
                     ax.plot([t], [opt[metric]["mean"]], marker="*", ms=13, color=color, ls="none",
                             markeredgecolor="k", markeredgewidth=0.5,
                             label=f"refined optimum {t:.3g} {unit}")
+        base = _as_float((meta.get("base_values") or {}).get(x_key))
+        if base is not None and numeric:
+            ax.axvline(base / scale, color="#2ca02c", ls="-.", lw=1.0,
+                       label=f"scenario's value {base / scale:.3g} {unit}".rstrip())
         unit_m = METRICS.get(metric, "")
         ax.set_ylabel(f"{metric}" + (f" ({unit_m})" if unit_m and unit_m != "fraction" else ""))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        # beside the axes, never over the data
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax = axes[-1, 0]
-    if log_x and numeric:
+    counts = numeric and all(float(v).is_integer() for v in xs_raw if _as_float(v) is not None)
+    if log_x and numeric and not counts:  # counts (battery units...) read best on a linear axis
         from matplotlib.ticker import FuncFormatter, LogLocator
 
         ax.set_xscale("log")

@@ -346,7 +346,8 @@ def _records_digest(records: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _lookup(data: Any, key: str) -> Any:
+def lookup(data: Any, key: str) -> Any:
+    """The value at a dotted key of nested mappings and lists (None if absent)."""
     for part in key.split("."):
         if isinstance(data, list) and part.isdigit() and int(part) < len(data):
             data = data[int(part)]
@@ -436,7 +437,7 @@ class Sweep:
         resolved = resolved_dict(scenario)
         seed = scenario.run.seed if self._seed is None else self._seed
         n = scenario.run.replications if self._replications is None else self._replications
-        params = {k: _lookup(resolved, k) for k in overrides}
+        params = {k: lookup(resolved, k) for k in overrides}
         return SweepPoint(index, dict(overrides), scenario, resolved, params, seed, n,
                           point_key(resolved, seed, n))
 

@@ -335,3 +335,33 @@ def test_bad_base_scenario_exits_2(tmp_path: Path) -> None:
     lines = assert_bad_input(invoke("sweep", path, "--param", "job.restart.time",
                                     "--values", "1 min", "-o", tmp_path / "never"))
     assert lines[0].startswith(f"{path}: job.checkpoint.interval: ")
+
+
+def _drawn_axes(monkeypatch: pytest.MonkeyPatch, out: Path) -> list:
+    """Redraw a sweep folder's plot and return its axes (instead of saving the figure)."""
+    import simulator.plots as plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    plots.draw_sweep(read_csv_rows(out / "sweep.csv"),
+                     json.loads((out / "sweep.json").read_text()), out / "sweep.png")
+    return figures[0].axes
+
+
+def test_sweep_plots_mark_the_scenario_value_hollow_horizons_and_count_axes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = write_scenario(tmp_path / "s.yaml", mtbf="6 h", work="2 d", interval="60 min")
+    out = tmp_path / "sw"
+    ok(invoke("sweep", scenario, "--param", "job.checkpoint.interval", "--range",
+              "10 min:4 h:4", "-r", 2, "-o", out, "--set", "run.horizon=2.1 d"))
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["base_values"] == {"job.checkpoint.interval": 3600.0}
+    ax = _drawn_axes(monkeypatch, out)[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert any(label in ("scenario's value 60 min", "scenario's value 1 h") for label in labels), labels
+    assert "horizon reached (hollow)" in labels  # 2 d of work cannot finish in 2.1 d
+    assert ax.get_xscale() == "log"
+    counts = tmp_path / "counts"
+    ok(invoke("sweep", scenario, "--param", "cluster.spare_nodes", "--range", "1:20:4", "-r", 2,
+              "-o", counts))
+    assert _drawn_axes(monkeypatch, counts)[0].get_xscale() == "linear"
