@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -108,6 +109,41 @@ def _state_band(ax: Any, changes: Sequence[tuple[float, str, float]], ends: Sequ
     ax.set_yticks([])
 
 
+def _daily_shares(ax: Any, changes: Sequence[tuple[float, str, float]],
+                  ends: Sequence[float]) -> None:
+    """Job state as each day's shares, stacked: a 50-day run's thousands of state changes
+    stay readable (a band of them would be a blur)."""
+    day = 86400.0
+    days = max(1, math.ceil(ends[-1] / day)) if ends else 1
+    shares: dict[str, np.ndarray] = {}
+    for (t0, state, _), t1 in zip(changes, ends, strict=True):
+        while t1 > t0:
+            d = int(t0 // day)
+            cut = min(t1, (d + 1) * day)
+            shares.setdefault(state, np.zeros(days))[min(d, days - 1)] += (cut - t0) / day
+            t0 = cut
+    bottom = np.zeros(days)
+    x = np.arange(days) + 0.5
+    for state in STATE_COLORS:
+        if state in shares:
+            ax.bar(x, shares[state], width=1.0, bottom=bottom, color=STATE_COLORS[state],
+                   label=state, linewidth=0)
+            bottom += shares[state]
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share\nof day", fontsize=8)
+
+
+def state_strip(ax: Any, changes: Sequence[tuple[float, str, float]], ends: Sequence[float]
+                ) -> None:
+    """The job-state strip over a whole run (days): daily shares beyond three days, else the
+    states themselves."""
+    if ends and ends[-1] > 3 * 86400.0:
+        _daily_shares(ax, changes, ends)
+    else:
+        _state_band(ax, changes, ends, 86400.0)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, borderaxespad=0.0)
+
+
 def draw_timeline(changes: Sequence[tuple[float, str, float]], end_s: float, path: Path,
                   title: str) -> None:
     """Job state over a whole replication, zoomed around its first interruption, and progress."""
@@ -115,11 +151,10 @@ def draw_timeline(changes: Sequence[tuple[float, str, float]], end_s: float, pat
         3, 1, figsize=(11, 6.5), gridspec_kw={"height_ratios": [1, 1, 2.2]})
     day, hour = 86400.0, 3600.0
     ends = [c[0] for c in changes[1:]] + [end_s]
-    _state_band(ax_state, changes, ends, day)
+    state_strip(ax_state, changes, ends)
     ax_state.set_xlim(0, end_s / day)
     ax_state.set_title(title)
     ax_state.set_xlabel("wall clock (days)")
-    ax_state.legend(loc="upper right", ncol=6, fontsize=7, framealpha=0.9)
     # zoom: a few hours around the first rollback (a failure), else the first hours
     first = next((t for (t, _, p), (t_prev, _, p_prev) in zip(changes[1:], changes, strict=False)
                   if p < p_prev), None)

@@ -9,16 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from simulator.plots import _save, _state_band, plt
+from simulator.plots import _save, plt, state_strip
 
 SOURCE_COLORS = {"facility": "#999999", "grid": "#1f77b4", "generators": "#ff7f0e"}
 
 
 def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Sequence[tuple],
-                        windows: Sequence[Any], end_s: float, path: Path, title: str) -> None:
+                        windows: Sequence[Any], end_s: float, path: Path, title: str,
+                        soc_band: tuple[float, float] | None = None) -> None:
     """Job state, facility power, sources and SoC over a replication (event-level solver),
     and fine-step zooms around a failure, a checkpoint and a restart: power, then the bus
-    frequency."""
+    frequency. ``soc_band``: the battery's usable energy limits (MWh), drawn as lines."""
     from simulator.power.windows import ENERGY, GEN, GRID, HIGH, LOW, PERIOD, T_EDGE, T_HIGH, T
 
     fig = plt.figure(figsize=(12, 11.5))
@@ -27,10 +28,9 @@ def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Seque
     day, mw = 86400.0, 1e6
     ax_state = fig.add_subplot(grid[0, :])
     ends = [c[0] for c in changes[1:]] + [end_s]
-    _state_band(ax_state, changes, ends, day)
+    state_strip(ax_state, changes, ends)
     ax_state.set_xlim(0, end_s / day)
     ax_state.set_title(title)
-    ax_state.legend(loc="upper right", ncol=6, fontsize=7, framealpha=0.9)
     # event-level power over the first day (a whole run is too dense to read)
     ax_p = fig.add_subplot(grid[1, :])
     hour = 3600.0
@@ -49,11 +49,17 @@ def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Seque
     ax_p.set_xlim(0, span / hour)
     ax_p.set_ylabel("MW")
     ax_p.set_xlabel("wall clock (hours): the first day, event-level solver")
-    ax_p.legend(fontsize=7, loc="lower right", ncol=2)
+    ax_p.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4,
+                borderaxespad=0.2, frameon=False)  # above the axes, off the data
     ax_soc = fig.add_subplot(grid[2, :], sharex=ax_state)
     energy0 = max((r[ENERGY] for r in rows), default=0.0)
     ax_soc.plot([r[T] / day for r in rows], [r[ENERGY] / 3.6e9 for r in rows], color="#2ca02c",
                 lw=0.8)
+    if soc_band is not None and energy0 > 0:
+        for level, name in zip(soc_band, ("SoC min", "SoC max"), strict=True):
+            ax_soc.axhline(level, color="#2ca02c", ls=":", lw=0.9)
+            ax_soc.text(1.002, level, name, transform=ax_soc.get_yaxis_transform(), fontsize=7,
+                        va="center", color="#2ca02c")
     ax_soc.set_ylabel("battery MWh")
     ax_soc.set_xlabel("wall clock (days)")
     if energy0 <= 0:

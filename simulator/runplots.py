@@ -36,8 +36,11 @@ def draw_run(out_dir: Path, summary: dict[str, Any], changes: list, end_days: fl
     params = plant_params(scenario)
     windows = [solve_window(params, rows, a, b, label)
                for label, a, b in pick_windows(rows, end_s)]
+    b = scenario.power.battery
+    capacity_mwh = b.count * b.unit_energy / 3.6e9
     draw_power_timeline(changes, rows, windows, end_s, out_dir / "timeline.png",
-                        f"{title}: job state, facility power and sources")
+                        f"{title}: job state, facility power and sources",
+                        (b.soc_min * capacity_mwh, b.soc_max * capacity_mwh))
     k = longest_compute(rows, end_s)
     if k is not None and params.bands:
         n = max(harmonics_needed(params.bands, params.period), 1)

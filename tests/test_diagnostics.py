@@ -182,3 +182,24 @@ def test_the_run_table_shows_every_time_row_summing_to_the_wall_clock(tmp_path: 
     assert values["sum of the time rows (h)"] == values["wall clock (h)"]
     assert float(values["wall clock (h)"].replace(",", "")) == pytest.approx(
         float(values["wall clock (days)"]) * 24.0, rel=1e-3)
+
+
+def test_a_long_run_draws_its_job_states_as_daily_shares(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    import simulator.plots as plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    day = 86400.0
+    # 10 days: compute for 18 h then restart for 6 h, every day
+    changes = []
+    for d in range(10):
+        changes += [(d * day, "compute", 0.0), (d * day + 18 * 3600.0, "restart", 0.0)]
+    plots.draw_timeline(changes, 10 * day, tmp_path / "t.png", "t")
+    strip = figures[0].axes[0]
+    heights = {}
+    for bar in strip.patches:
+        heights.setdefault(round(bar.get_x() + bar.get_width() / 2, 3), []).append(bar.get_height())
+    assert len(heights) == 10
+    for stack in heights.values():  # each day: 0.75 compute + 0.25 restart
+        assert sorted(stack) == pytest.approx([0.25, 0.75])
