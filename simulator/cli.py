@@ -14,18 +14,45 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
-from simulator.analytic import analytic_for
-from simulator.config import MAX_REPLICATIONS, Scenario
-from simulator.loader import ScenarioError, load_scenario, load_with_warnings, resolved_dict
+from simulator.errors import ScenarioError
+from simulator.limits import MAX_REPLICATIONS
 from simulator.outdir import OutputError, OutputFolder
-from simulator.output import build_summary, metadata, write_run
 from simulator.report import progress_bar, render_run_table, step
+
+if TYPE_CHECKING:
+    from simulator.config import Scenario
+
+# the library is imported inside each command, so that --help and errors answer at once
+
+
+def load_scenario(path: Path, sets: list[str] | None = None) -> Scenario:
+    from simulator.loader import load_scenario as load
+
+    return load(path, sets or [])
+
+
+def load_with_warnings(path: Path, sets: list[str]) -> tuple[Scenario, list[dict[str, str]]]:
+    from simulator.loader import load_with_warnings as load
+
+    return load(path, sets)
+
+
+def resolved_dict(scenario: Scenario) -> dict[str, Any]:
+    from simulator.loader import resolved_dict as resolved
+
+    return resolved(scenario)
+
+
+def metadata(*args: Any) -> dict[str, Any]:
+    from simulator.output import metadata as meta
+
+    return meta(*args)
 
 
 class _FlagsWithoutPlaceholder:
@@ -215,7 +242,9 @@ def run(
     strict: Strict = False,
 ) -> None:
     """Run a scenario's replications; print simulated vs analytic, write the result folder."""
+    from simulator.analytic import analytic_for
     from simulator.diagnostics import analytic_caveats, result_warnings
+    from simulator.output import build_summary, write_run
     from simulator.runner import run_replications
 
     scenario, warnings = _load(scenario_file, set_, strict)
@@ -312,6 +341,8 @@ def init(
 @app.command(cls=_Command)
 def schema() -> None:
     """Print the JSON Schema of the scenario file."""
+    from simulator.config import Scenario
+
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 

@@ -15,19 +15,13 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, fie
 from simulator.catalog import CATALOG, GpuType
 from simulator.configbase import Model
 from simulator.distributions import Distribution, Exponential, Fixed, Lognormal, Weibull
+from simulator.limits import DEFAULT_MAX_EVENTS, MAX_GPUS, MAX_REPLICATIONS
 from simulator.power.config import GpuWattsConfig, PowerConfig, SmoothingConfig
 from simulator.reference import LLAMA3_SOFTWARE, LLAMA3_TABLE5, llama3_rate_per_year
 from simulator.units import USD, Seconds, Watts
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
-#: the largest cluster a scenario may describe (GPUs, or spare nodes): 100 times the largest
-#: sites announced, and small enough for the per-node state to fit in memory
-MAX_GPUS = 100_000_000
-#: the most replications one run may ask for (each record stays in memory until the end)
-MAX_REPLICATIONS = 100_000
-#: default cap on simulation events per replication (``run.max_events``): a 100k-GPU run of
-#: two simulated months schedules about 25,000
-DEFAULT_MAX_EVENTS = 20_000_000
+
 
 
 def _scalar_is_fixed(value: Any) -> Any:

@@ -15,14 +15,7 @@ from pydantic import ValidationError
 from simulator import yamlload
 from simulator.config import Scenario
 from simulator.configbase import NotANumber
-
-
-class ScenarioError(Exception):
-    """Bad input: a list of ``file: key: message`` problems."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
+from simulator.errors import ScenarioError
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -7,7 +7,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -20,8 +20,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from simulator.config import Scenario
 from simulator.records import LEDGER
+
+if TYPE_CHECKING:
+    from simulator.config import Scenario
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
