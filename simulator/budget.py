@@ -99,10 +99,10 @@ def _worst_trips(scenario: Scenario) -> float:
     cfg = scenario.power
     if cfg is None:
         return 0.0
-    from simulator.power.coupling import plant_params
+    from simulator.power.load import site_peak_w
 
     steady = cfg.grid.capacity + cfg.generators.capacity
-    if steady >= plant_params(scenario).site_peak_w:
+    if steady >= site_peak_w(scenario):
         return 0.0
     cycle = cfg.trip_outage_time + scenario.job.restart.time + cfg.job_ramp_time
     return scenario.run.horizon / cycle

@@ -87,10 +87,10 @@ def plant_warnings(scenario: Scenario) -> list[Warning_]:
     cfg = scenario.power
     if cfg is None:
         return []
-    from simulator.power.coupling import plant_params
+    from simulator.power.load import site_peak_w
 
     out = []
-    peak = plant_params(scenario).site_peak_w
+    peak = site_peak_w(scenario)
     battery = cfg.battery.count * cfg.battery.unit_power
     steady = cfg.grid.capacity + cfg.generators.capacity
     if steady + battery < peak:

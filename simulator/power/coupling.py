@@ -26,9 +26,8 @@ import simpy
 from simulator.config import Scenario
 from simulator.fleet import Fleet
 from simulator.job import CHECKPOINT, COMPUTE, DONE, OUTAGE, POWER_TRIP, RAMP, Job
-from simulator.layout import layout
 from simulator.power.config import PowerConfig
-from simulator.power.load import MECHANISMS, LoadModel, Trapezoid
+from simulator.power.load import MECHANISMS, LoadModel, Trapezoid, site_peak_w
 from simulator.power.otherloads import OtherLoads, read_other_loads
 from simulator.power.plant import EventSolver, PlantParams, SegmentLog
 
@@ -218,11 +217,8 @@ def plant_params(scenario: Scenario, loads: LoadModel | None = None,
     assert cfg is not None
     period = scenario.job.iteration_time
     loads = loads if loads is not None else LoadModel(cfg, scenario.cluster.groups, period)
-    groups = layout(scenario)
-    peak = loads.facility("compute", [g.job_nodes for g in groups],
-                          [g.nodes - g.job_nodes for g in groups]).high
     other = other if other is not None else other_loads(cfg)
-    return PlantParams.from_config(cfg, period, peak + other.peak_w)
+    return PlantParams.from_config(cfg, period, site_peak_w(scenario, loads, other))
 
 
 def other_loads(cfg: PowerConfig) -> OtherLoads:

@@ -8,6 +8,7 @@ of ``edge_time``. Every other state is a constant level (a degenerate trapezoid)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from simulator.catalog import GpuType
 from simulator.config import FleetGroup, GpuWattsConfig, PowerConfig
@@ -197,3 +198,23 @@ class LoadModel:
         """Fraction of compute throughput the smoothing costs (the costliest type sets the pace
         of a synchronous job)."""
         return max(g.throughput_cost for g in self.groups)
+
+
+def site_peak_w(scenario: Any, loads: LoadModel | None = None, other: Any = None) -> float:
+    """The facility's peak (W): every node up, the job computing, plus the other loads' peak.
+    Light to import (no solver), for the checks made before a run."""
+    from simulator.layout import layout
+    from simulator.power.otherloads import OtherLoads, read_other_loads
+
+    cfg = scenario.power
+    loads = loads if loads is not None else LoadModel(cfg, scenario.cluster.groups,
+                                                      scenario.job.iteration_time)
+    groups = layout(scenario)
+    peak = loads.facility("compute", [g.job_nodes for g in groups],
+                          [g.nodes - g.job_nodes for g in groups]).high
+    if other is None:
+        o = cfg.other_loads
+        other = OtherLoads() if o is None else OtherLoads(
+            o.constant, read_other_loads(o.trace) if o.trace is not None else None)
+    return peak + other.peak_w
+
