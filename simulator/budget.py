@@ -57,13 +57,13 @@ class WorkEstimate:
 def estimate(scenario: Scenario) -> WorkEstimate:
     """Events and memory of one replication of ``scenario`` (see the module docstring)."""
     from simulator.analytic import daly_ettr
-    from simulator.failures import resolve_causes
+    from simulator.failures import job_failure_rate, resolve_causes
 
     causes = resolve_causes(scenario)
     installed = sum(c.units * c.rate_per_s for c in causes)
     planned = scenario.job.planned_interruptions_per_day / 86400.0
     job = scenario.job
-    lam = sum(c.rate_per_s * u for c, u in _job_units(scenario)) + planned
+    lam = job_failure_rate(scenario) + planned
     mtbf = 1.0 / lam if lam > 0 else math.inf
     try:
         ettr = daly_ettr(job.checkpoint.interval, job.checkpoint.write_time, job.restart.time,
@@ -101,20 +101,10 @@ def _worst_trips(scenario: Scenario) -> float:
         return 0.0
     from simulator.power.load import site_peak_w
 
-    steady = cfg.grid.capacity + cfg.generators.capacity
-    if steady >= site_peak_w(scenario):
+    if cfg.steady_supply_w >= site_peak_w(scenario):
         return 0.0
     cycle = cfg.trip_outage_time + scenario.job.restart.time + cfg.job_ramp_time
     return scenario.run.horizon / cycle
-
-
-def _job_units(scenario: Scenario) -> list[tuple[object, float]]:
-    """(resolved cause, units of its kind in the job), for the job's failure rate."""
-    from simulator.failures import resolve_causes
-    from simulator.layout import layout
-
-    groups = {g.index: g for g in layout(scenario)}
-    return [(c, groups[c.group].job_units(c.per)) for c in resolve_causes(scenario)]
 
 
 def _trip_note(est: WorkEstimate) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 from simulator.yamlload import read_text
@@ -27,3 +28,15 @@ def read_csv(path: Path, max_bytes: int = MAX_CSV_BYTES) -> list[list[str]]:
         return list(reader)
     except csv.Error as exc:
         raise ValueError(f"{path}:{reader.line_num}: not a CSV row ({exc})") from None
+
+
+def data_rows(rows: list[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, row)`` of the data rows: blank lines, ``#`` comments and a first-line
+    header starting with ``time`` left out."""
+    for lineno, row in enumerate(rows, start=1):
+        if not row or row[0].strip().startswith("#"):
+            continue
+        if lineno == 1 and row[0].strip().lower() == "time":
+            continue
+        yield lineno, row
+

@@ -92,7 +92,7 @@ def plant_warnings(scenario: Scenario) -> list[Warning_]:
     out = []
     peak = site_peak_w(scenario)
     battery = cfg.battery.count * cfg.battery.unit_power
-    steady = cfg.grid.capacity + cfg.generators.capacity
+    steady = cfg.steady_supply_w
     if steady + battery < peak:
         out.append({"code": "plant_too_small", "message": (
             f"power: the grid ({cfg.grid.capacity / 1e6:.3g} MW), the generators "
@@ -138,10 +138,20 @@ def suggested_spares(scenario: Scenario) -> int | None:
     if per_node <= 0:
         return None
     repair = sum(c.rate_per_s * c.units * c.repair.mean for c in causes) / (per_node * g.nodes)
-    for spares in range(0, 100_001):
-        if spare_shortage_probability(g.job_nodes, spares, per_node, repair) < SPARE_TARGET:
-            return spares
-    return None
+    def short(spares: int) -> bool:
+        return spare_shortage_probability(g.job_nodes, spares, per_node, repair) >= SPARE_TARGET
+
+    # the shortage probability falls with every spare added: bisect for the first one below
+    lo, hi = 0, 100_000
+    if short(hi):
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if short(mid):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def analytic_caveats(scenario: Scenario, records: Sequence[ReplicationRecord]) -> list[str]:
@@ -154,10 +164,9 @@ def analytic_caveats(scenario: Scenario, records: Sequence[ReplicationRecord]) -
     if scenario.job.planned_interruptions_per_day > 0:
         out.append("planned interruptions (not in the closed forms)")
     n = len(records)
-    wall = sum(r.wall_clock_days * 24.0 for r in records)
-    waiting = sum(r.waiting_hours for r in records)
-    if wall > 0 and waiting / wall > STARVED_SHARE:
-        out.append(f"the job waited for hardware {waiting / wall:.1%} of the time")
+    waiting = waiting_share(records)
+    if waiting > STARVED_SHARE:
+        out.append(f"the job waited for hardware {waiting:.1%} of the time")
     trips = sum(r.power_trips for r in records if math.isfinite(r.power_trips)) / n
     if trips > 0:
         out.append(f"power trips ({trips:.3g} per replication)")
@@ -196,10 +205,15 @@ def result_warnings(scenario: Scenario, records: Sequence[ReplicationRecord]) ->
     return out
 
 
-def _starved(scenario: Scenario, records: Sequence[ReplicationRecord]) -> list[Warning_]:
+def waiting_share(records: Sequence[ReplicationRecord]) -> float:
+    """The share of the wall clock, over all replications, the job waited for hardware."""
     wall = sum(r.wall_clock_days * 24.0 for r in records)
-    waiting = sum(r.waiting_hours for r in records)
-    if wall <= 0 or waiting / wall <= STARVED_SHARE:
+    return sum(r.waiting_hours for r in records) / wall if wall > 0 else 0.0
+
+
+def _starved(scenario: Scenario, records: Sequence[ReplicationRecord]) -> list[Warning_]:
+    share = waiting_share(records)
+    if share <= STARVED_SHARE:
         return []
     c = scenario.cluster
     spares = (sum(g.spare_nodes for g in c.fleet) if c.fleet is not None else c.spare_nodes)
@@ -214,5 +228,5 @@ def _starved(scenario: Scenario, records: Sequence[ReplicationRecord]) -> list[W
         hint = (f"; the binomial formula suggests cluster.spare_nodes = {suggested} for under "
                 f"{SPARE_TARGET:.0%} waiting")
     return [{"code": "starved_for_hardware", "message": (
-        f"the job waited for hardware {waiting / wall:.1%} of the wall clock, with {have}"
+        f"the job waited for hardware {share:.1%} of the wall clock, with {have}"
         f"{hint}")}]

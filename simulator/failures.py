@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.config import Scenario
-from simulator.csvload import read_csv
+from simulator.csvload import data_rows, read_csv
 from simulator.distributions import Distribution, Draws, Weibull
 from simulator.layout import layout
 from simulator.units import UnitError, to_seconds
@@ -203,12 +203,7 @@ def read_trace(path: Path, causes: Sequence[CauseSpec]) -> list[tuple[float, int
         by_name.setdefault(c.name, []).append(i)
     events: list[tuple[float, int, int]] = []
     problems: list[str] = []
-    rows = read_csv(path)  # a spreadsheet's BOM is fine
-    for lineno, row in enumerate(rows, start=1):
-        if not row or row[0].strip().startswith("#"):
-            continue
-        if lineno == 1 and row[0].strip().lower() == "time":
-            continue
+    for lineno, row in data_rows(read_csv(path)):  # a spreadsheet's BOM is fine
         if len(row) != 3:
             problems.append(f"{path}:{lineno}: expected 3 fields time,cause,unit")
             continue

@@ -283,3 +283,9 @@ class PowerConfig(_Model):
             if band is not None and not band[0] < f0 < band[1]:
                 raise ValueError(f"protection.{key} must contain the nominal frequency ({f0:g} Hz)")
         return self
+
+    @property
+    def steady_supply_w(self) -> float:
+        """What the site can draw indefinitely (W): the grid's import cap plus the generators'
+        rating (a battery only bridges)."""
+        return self.grid.capacity + self.generators.capacity

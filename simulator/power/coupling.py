@@ -17,18 +17,15 @@ other; the plant starts at rest at t = 0 too, so the job's start is a checked st
 
 from __future__ import annotations
 
-import functools
 import math
-from pathlib import Path
 
 import simpy
 
 from simulator.config import Scenario
 from simulator.fleet import Fleet
 from simulator.job import CHECKPOINT, COMPUTE, DONE, OUTAGE, POWER_TRIP, RAMP, Job
-from simulator.power.config import PowerConfig
 from simulator.power.load import MECHANISMS, LoadModel, Trapezoid, site_peak_w
-from simulator.power.otherloads import OtherLoads, read_other_loads
+from simulator.power.otherloads import OtherLoads, other_loads
 from simulator.power.plant import EventSolver, PlantParams, SegmentLog
 
 BATTERY_LIMIT = "battery_limit"
@@ -221,17 +218,3 @@ def plant_params(scenario: Scenario, loads: LoadModel | None = None,
     return PlantParams.from_config(cfg, period, site_peak_w(scenario, loads, other))
 
 
-def other_loads(cfg: PowerConfig) -> OtherLoads:
-    """The scenario's loads beside the job (none: zero)."""
-    o = cfg.other_loads
-    if o is None:
-        return OtherLoads()
-    series = None
-    if o.trace is not None:  # read once per file version, not once per replication
-        series = _read_series(str(o.trace), o.trace.stat().st_mtime)
-    return OtherLoads(o.constant, list(series) if series is not None else None)
-
-
-@functools.lru_cache(maxsize=8)
-def _read_series(path: str, _mtime: float) -> tuple[tuple[float, float], ...]:
-    return tuple(read_other_loads(Path(path)))

@@ -204,7 +204,7 @@ def site_peak_w(scenario: Any, loads: LoadModel | None = None, other: Any = None
     """The facility's peak (W): every node up, the job computing, plus the other loads' peak.
     Light to import (no solver), for the checks made before a run."""
     from simulator.layout import layout
-    from simulator.power.otherloads import OtherLoads, read_other_loads
+    from simulator.power.otherloads import other_loads
 
     cfg = scenario.power
     loads = loads if loads is not None else LoadModel(cfg, scenario.cluster.groups,
@@ -212,9 +212,6 @@ def site_peak_w(scenario: Any, loads: LoadModel | None = None, other: Any = None
     groups = layout(scenario)
     peak = loads.facility("compute", [g.job_nodes for g in groups],
                           [g.nodes - g.job_nodes for g in groups]).high
-    if other is None:
-        o = cfg.other_loads
-        other = OtherLoads() if o is None else OtherLoads(
-            o.constant, read_other_loads(o.trace) if o.trace is not None else None)
+    other = other if other is not None else other_loads(cfg)
     return peak + other.peak_w
 

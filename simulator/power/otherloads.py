@@ -5,10 +5,15 @@ the site is up; a trip darkens them with the rest of the site."""
 from __future__ import annotations
 
 import bisect
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from simulator.csvload import read_csv
+from simulator.csvload import data_rows, read_csv
 from simulator.units import UnitError, to_seconds, to_watts
+
+if TYPE_CHECKING:
+    from simulator.power.config import PowerConfig
 
 
 def _number(text: str) -> float | str:
@@ -28,12 +33,7 @@ def read_other_loads(path: Path) -> list[tuple[float, float]]:
     """
     rows: list[tuple[float, float]] = []
     problems: list[str] = []
-    lines = read_csv(path)
-    for lineno, row in enumerate(lines, start=1):
-        if not row or row[0].strip().startswith("#"):
-            continue
-        if lineno == 1 and row[0].strip().lower() == "time":
-            continue
+    for lineno, row in data_rows(read_csv(path)):
         if len(row) != 2:
             problems.append(f"{path}:{lineno}: expected 2 fields time,power")
             continue
@@ -70,3 +70,20 @@ class OtherLoads:
     @property
     def peak_w(self) -> float:
         return self.constant_w + max(self.levels, default=0.0)
+
+
+def other_loads(cfg: PowerConfig) -> OtherLoads:
+    """The scenario's loads beside the job (none: zero)."""
+    o = cfg.other_loads
+    if o is None:
+        return OtherLoads()
+    series = None
+    if o.trace is not None:  # read once per file version, not once per replication
+        series = _read_series(str(o.trace), o.trace.stat().st_mtime)
+    return OtherLoads(o.constant, list(series) if series is not None else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_series(path: str, _mtime: float) -> tuple[tuple[float, float], ...]:
+    return tuple(read_other_loads(Path(path)))
+
