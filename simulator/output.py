@@ -137,21 +137,29 @@ def segments_csv(log: SegmentLog) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(SEGMENT_COLUMNS)
-    writer.writerows(log.rows)
+    width = len(SEGMENT_COLUMNS)
+    # a run stopped by its event budget leaves its last segment without an end
+    writer.writerows(row if len(row) == width else (*row, *(["nan"] * (width - len(row))))
+                     for row in log.rows)
     return buf.getvalue()
 
 
+_OLD_SEGMENT_COLUMNS = 15  # power_segments.csv before the generators' path was logged
+
+
 def read_segments(path: Path) -> list[tuple]:
-    """Rows of power_segments.csv with numbers as floats."""
+    """Rows of power_segments.csv with numbers as floats. Files written by earlier versions,
+    with the first 15 columns only (no generator path), are read as they are."""
     with open(path, encoding="utf-8") as fh:
         reader = csv.reader(fh)
-        if next(reader, None) != list(SEGMENT_COLUMNS):
+        header = next(reader, None)
+        if header not in (list(SEGMENT_COLUMNS), list(SEGMENT_COLUMNS[:_OLD_SEGMENT_COLUMNS])):
             raise ValueError(f"the header is not {','.join(SEGMENT_COLUMNS)}")
+        width = len(header)
         rows = []
         for line, row in enumerate(reader, start=2):
-            if len(row) != len(SEGMENT_COLUMNS):
-                raise ValueError(f"line {line}: {len(row)} columns, expected "
-                                 f"{len(SEGMENT_COLUMNS)}")
+            if len(row) != width:
+                raise ValueError(f"line {line}: {len(row)} columns, expected {width}")
             rows.append(tuple(v if k == 1 else float(v) for k, v in enumerate(row)))
         return rows
 

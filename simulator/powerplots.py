@@ -3,6 +3,7 @@ of what the sources carry (drawn from the run's files, so ``dcsim plot DIR`` can
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,55 @@ from simulator.plots import _save, plt, state_strip
 SOURCE_COLORS = {"facility": "#999999", "grid": "#1f77b4", "generators": "#ff7f0e"}
 
 
+_SAMPLES = 24  # points drawn along a segment's ramp-and-exponential path
+
+
+def generator_line(rows: Sequence[tuple], span_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The generators' output (W) over [0, span_s] (s), from a segment log: along each
+    segment's closed-form path (a ramp, then an exponential toward its target) until the
+    dispatch settled, then straight to the output the segment ended at (the SoC request moves
+    a settled plant slowly). Logs without the path columns give straight joins of the starts."""
+    from simulator.power.dispatch import Trajectory
+    from simulator.power.windows import FILT, GEN, T
+
+    times: list[float] = []
+    values: list[float] = []
+    starts = [r[T] for r in rows[1:]] + [span_s]
+    for row, t_next in zip(rows, starts, strict=True):
+        t0 = row[T]
+        if t0 >= span_s:
+            break
+        t1 = min(t_next, span_s)
+        if len(row) <= _END:  # written before the path was logged
+            times.append(t0)
+            values.append(row[GEN])
+            continue
+        path = Trajectory(row[GEN], row[_SLOPE], row[_RAMP_END], row[_TARGET], row[FILT],
+                          row[_TAU])
+        settled = min(max(row[_SETTLED], 0.0), t1 - t0)
+        dt = np.linspace(0.0, settled, _SAMPLES) if settled > 0 else np.zeros(1)
+        times.extend(t0 + dt)
+        values.extend(path.at(float(x)) for x in dt)
+        end = row[_END]
+        if t1 - t0 > settled and math.isfinite(end):
+            frac = (t1 - t0 - settled) / max(t_next - t0 - settled, 1e-12)
+            here = values[-1]
+            times.append(t1)
+            values.append(here + (end - here) * min(frac, 1.0))
+    return np.asarray(times), np.asarray(values)
+
+
+# columns of the generators' path in a segment-log row (see simulator.power.plant.SegmentLog)
+_TARGET, _SLOPE, _RAMP_END, _TAU, _SETTLED, _END = range(15, 21)
+
+
 def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Sequence[tuple],
                         windows: Sequence[Any], end_s: float, path: Path, title: str,
                         soc_band: tuple[float, float] | None = None) -> None:
     """Job state, facility power, sources and SoC over a replication (event-level solver),
     and fine-step zooms around a failure, a checkpoint and a restart: power, then the bus
     frequency. ``soc_band``: the battery's usable energy limits (MWh), drawn as lines."""
-    from simulator.power.windows import ENERGY, GEN, GRID, HIGH, LOW, PERIOD, T_EDGE, T_HIGH, T
+    from simulator.power.windows import ENERGY, GRID, HIGH, LOW, PERIOD, T_EDGE, T_HIGH, T
 
     fig = plt.figure(figsize=(12, 11.5))
     cols = max(len(windows), 1)
@@ -44,8 +87,9 @@ def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Seque
     ax_p.stairs(mean, t, color="k", lw=0.8, label="facility mean", baseline=None)
     ax_p.stairs([r[GRID] / mw for r in shown], t, color="#1f77b4", lw=0.8,
                 label="grid (dispatched)", baseline=None)
-    ax_p.plot([r[T] / hour for r in shown], [r[GEN] / mw for r in shown], color="#ff7f0e",
-              lw=0.8, label="generators (dispatch at segment starts; 0 when dark)")
+    gen_t, gen_w = generator_line(rows, span)
+    ax_p.plot(gen_t / hour, gen_w / mw, color="#ff7f0e", lw=0.8,
+              label="generators (dispatched path; 0 when dark)")
     ax_p.set_xlim(0, span / hour)
     ax_p.set_ylabel("MW")
     ax_p.set_xlabel("wall clock (hours): the first day, event-level solver")

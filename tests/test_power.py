@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -297,3 +298,63 @@ def test_load_follows_repairs_within_a_segment() -> None:
     steps = {round((b[LOW] - a[LOW]) / (idle_node * 1.2)) for a, b in splits}
     assert steps & {1, -1, 4, -4}  # nodes (or a 4-node rack) coming back or going down
     assert all(b[T] > a[T] for a, b in splits)
+
+
+def test_plotted_generator_line_follows_the_fine_step_solver() -> None:
+    """The generator line of timeline.png is each segment's closed-form dispatch path (ramp,
+    then exponential): over the fine-step windows of a day, it stays within 2.5% of the
+    generators' capacity of the fine-step solver's output averaged over an iteration (its
+    governor swings at the iteration rate), where joining the segment starts misses by >8%."""
+    from simulator.power.coupling import plant_params
+    from simulator.power.plant import SEGMENT_COLUMNS, SegmentLog
+    from simulator.power.windows import GEN, T, pick_windows, solve_window
+    from simulator.powerplots import generator_line
+
+    scenario = load_scenario("scenarios/100k_h100.yaml", ["run.horizon=1 d"])
+    log = SegmentLog()
+    simulate(scenario, np.random.SeedSequence(1).spawn(1)[0], segments=log)
+    rows = log.rows
+    assert {len(r) for r in rows} == {len(SEGMENT_COLUMNS)}  # every segment's end logged
+    params = plant_params(scenario)
+    line_t, line_w = generator_line(rows, 86400.0)
+    windows = pick_windows(rows, 86400.0)
+    assert {label for label, _, _ in windows} == {"failure", "checkpoint", "restart ends"}
+    worst = worst_join = 0.0
+    for label, a, b in windows:
+        window = solve_window(params, rows, a, b, label)
+        r = window.result
+        t = r.t + window.origin_s
+        n = max(round(params.period / float(np.median(np.diff(r.t)))), 1)
+        smooth = np.convolve(r.generators, np.ones(n) / n, mode="same")
+        inner = slice(n, len(t) - n)
+        keep = (t[inner] >= a) & (t[inner] <= b)
+        tt, fine = t[inner][keep], smooth[inner][keep]
+        worst = max(worst, float(np.max(np.abs(np.interp(tt, line_t, line_w) - fine))))
+        joins = np.interp(tt, [x[T] for x in rows], [x[GEN] for x in rows])
+        worst_join = max(worst_join, float(np.max(np.abs(joins - fine))))
+    assert worst < 0.025 * params.gen_cap
+    assert worst_join > 0.08 * params.gen_cap
+
+
+def test_segment_logs_of_earlier_versions_still_redraw(tmp_path: Path) -> None:
+    """power_segments.csv written before the generators' path was logged (15 columns) is read
+    as it is, and its generator line joins the segment starts."""
+    from simulator.output import read_segments, segments_csv
+    from simulator.power.plant import SegmentLog
+    from simulator.power.windows import GEN, T
+    from simulator.powerplots import generator_line
+
+    scenario = load_scenario("scenarios/100k_h100.yaml", ["run.horizon=3 h"])
+    log = SegmentLog()
+    simulate(scenario, np.random.SeedSequence(1).spawn(1)[0], segments=log)
+    lines = segments_csv(log).splitlines()
+    old = tmp_path / "power_segments.csv"
+    old.write_text("\n".join(",".join(x.split(",")[:15]) for x in lines) + "\n")
+    rows = read_segments(old)
+    assert {len(r) for r in rows} == {15}
+    t, w = generator_line(rows, 3 * 3600.0)
+    assert list(t) == [r[T] for r in rows] and list(w) == [r[GEN] for r in rows]
+    new = tmp_path / "new.csv"
+    new.write_text(segments_csv(log))
+    assert read_segments(new) == [tuple(float(v) if k != 1 else v for k, v in enumerate(r))
+                                  for r in log.rows]

@@ -205,6 +205,8 @@ class PowerCoupling:
         if self._open:
             self.solver.end(t)
             self._open = False
+        if self.log is not None:
+            self.log.close(self.solver)
 
 
 def plant_params(scenario: Scenario, loads: LoadModel | None = None,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from simulator.power.battery import integrate as battery_integrals
 from simulator.power.battery import rates
 from simulator.power.bus import Bus, BusState, SegmentBus
-from simulator.power.dispatch import SETTLED_REL, Supply, hold, trajectory
+from simulator.power.dispatch import SETTLED_REL, Supply, Trajectory, hold, trajectory
 from simulator.power.load import MECHANISMS, Trapezoid
 from simulator.power.plantparams import PlantParams
 from simulator.power.screening import Screener
@@ -79,6 +79,7 @@ class EventSolver:
         self.metrics = PowerMetrics()
         self.energy_stored = params.e_initial  # J
         self.gen = self.filt = self.grid = 0.0  # generator output, its filter, import (W)
+        self._gen_at_end = 0.0  # the generators' output as the last booked segment ended (W)
         self._t0 = 0.0
         self._load = Trapezoid.constant(0.0)
         self._extras_w: tuple[float, ...] = ()
@@ -264,6 +265,7 @@ class EventSolver:
         dt = t - self._t0
         if dt <= 0 or self._dark or self._seg is None:
             self._t0 = t
+            self._gen_at_end = self.gen
             return
         load, supply, seg = self._load, self._supply, self._seg
         m.energy_j += load.mean * dt
@@ -283,6 +285,7 @@ class EventSolver:
             peak = max(load.high - min(s0, s1), max(s0, s1) - load.low, 0.0)
             m.battery_peak_w = max(m.battery_peak_w, min(peak, p.bat_power))
         self._advance_dispatch(dt)
+        self._gen_at_end = self.gen
         if self.screener is not None and not load.is_constant:
             r = seg.r
             m.band_violation_s += self.screener.book(m.band_peak_w, seg.load, r.tie, r.gens,
@@ -344,6 +347,21 @@ class EventSolver:
         return self._state
 
     @property
+    def generator_path(self) -> Trajectory:
+        """The generators' dispatched path over the current segment (W over s from its start)."""
+        return self._supply.gens if not self._dark else hold(0.0)
+
+    @property
+    def dispatch_settled_s(self) -> float:
+        """When both dispatch paths of the current segment settle (s from its start)."""
+        return self._supply.settle_time() if not self._dark else 0.0
+
+    @property
+    def gen_at_end(self) -> float:
+        """The generators' output at the end of the last booked segment (W)."""
+        return self._gen_at_end
+
+    @property
     def battery_rates(self) -> tuple[float, float]:
         """(discharge, charge) mean power (W) at the current supply level (for probes)."""
         return rates(self._load, self.grid + self.gen, self.p.bat_power)
@@ -352,19 +370,37 @@ class EventSolver:
 #: columns of a segment-log row
 SEGMENT_COLUMNS = ("time_s", "state", "low_w", "high_w", "t_high_s", "t_edge_s", "period_s",
                    "phase_s", "generator_w", "filter_w", "grid_w", "battery_j", "frequency_hz",
-                   "governor_w", "t_fall_s")
+                   "governor_w", "t_fall_s", "generator_target_w", "generator_slope_w_per_s",
+                   "generator_ramp_end_s", "generator_tau_s", "dispatch_settled_s",
+                   "generator_end_w")
+#: the columns :meth:`SegmentLog.add` writes as a segment starts; :meth:`SegmentLog.close`
+#: appends the last, the generators' output as it ends
+_START_COLUMNS = len(SEGMENT_COLUMNS) - 1
 
 
 @dataclass
 class SegmentLog:
-    """Probe: each segment's load and the plant's state as it starts (plots, cross-checks).
-    A dark segment logs no generation and no import."""
+    """Probe: each segment's load and the plant's state as it starts (plots, cross-checks),
+    the generators' closed-form path over it (ramp at ``generator_slope_w_per_s`` until
+    ``generator_ramp_end_s``, then the exponential toward ``generator_target_w`` with
+    ``generator_tau_s``, both from the logged output and filter; after ``dispatch_settled_s``
+    it follows the SoC request), and their output as it ends. A dark segment logs no
+    generation and no import."""
 
     rows: list[tuple] = field(default_factory=list)
 
     def add(self, t: float, state: str, load: Trapezoid, phase: float, solver: EventSolver) -> None:
+        self.close(solver)
         st = solver.bus_state
+        path = solver.generator_path
         self.rows.append((t, state, load.low, load.high, load.t_high, load.t_edge, load.period,
                           phase, solver.gen, solver.filt, solver.grid, solver.energy_stored,
                           st.f if st is not None else 0.0, st.y if st is not None else 0.0,
-                          load.t_fall))
+                          load.t_fall, path.s, path.slope, path.t_meet, path.tau,
+                          solver.dispatch_settled_s))
+
+    def close(self, solver: EventSolver) -> None:
+        """Append the generators' output at the end of the last segment (after the solver
+        booked it; a segment cut by a trip ends at what the generators gave before the dark)."""
+        if self.rows and len(self.rows[-1]) == _START_COLUMNS:
+            self.rows[-1] = (*self.rows[-1], solver.gen_at_end)
