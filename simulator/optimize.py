@@ -209,9 +209,12 @@ class Search:
 
 def path_rows(search: Search) -> list[dict[str, Any]]:
     """The search path as CSV rows: value, objective mean and CI, constraint means, feasible."""
+    from simulator.sweep import param_column
+
     rows = []
+    column = param_column(search.key)
     for k, ev in enumerate(search.path):
-        row: dict[str, Any] = {"evaluation": k, "step": ev.step, search.key: ev.x,
+        row: dict[str, Any] = {"evaluation": k, "step": ev.step, column: ev.x,
                                f"{search.objective}_mean": ev.objective.mean,
                                f"{search.objective}_ci95_low": ev.objective.ci95_low,
                                f"{search.objective}_ci95_high": ev.objective.ci95_high}

@@ -202,8 +202,9 @@ def _ci(est_low: float | None, est_high: float | None) -> str:
 def render_sweep_table(console: Console, meta: dict[str, Any], rows: list[dict[str, Any]],
                        cached: set[int]) -> None:
     """Points with their parameters (display units) and the chosen metrics' mean and CI."""
-    from simulator.sweep import display_scale
+    from simulator.sweep import by_key, display_scale
 
+    rows = by_key(rows, meta["params"])
     table = Table(title=f"{meta['scenario']}: sweep of {len(rows)} points, "
                         f"{meta['replications']} replications each, seed {meta['seed']} "
                         f"(common random numbers)")
@@ -233,10 +234,11 @@ def render_sweep_table(console: Console, meta: dict[str, Any], rows: list[dict[s
 
 def render_optima(console: Console, meta: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     """Checkpoint-interval lines: simulated argmin (and refined optimum) beside Young and Daly."""
-    from simulator.sweep import INTERVAL_KEY
+    from simulator.sweep import INTERVAL_KEY, by_key
 
     if INTERVAL_KEY not in [p["key"] for p in meta["params"]]:
         return
+    rows = by_key(rows, meta["params"])
     if meta.get("mode") == "zip" and len(meta["params"]) > 1:
         return  # paired values: no series over the interval alone to take an argmin of
     optima = meta.get("optimize") or []
@@ -329,7 +331,8 @@ def render_optimize(console: Console, meta: dict[str, Any], rows: list[dict[str,
     for name in ("#", "step", key, f"{obj} mean", "95% CI", "feasible"):
         table.add_column(name, justify="left" if name == "step" else "right")
     for r in rows:
-        table.add_row(str(r["evaluation"]), r["step"], _fmt(r[key], 6), _fmt(r[f"{obj}_mean"]),
+        table.add_row(str(r["evaluation"]), r["step"], _fmt(r[meta.get("column", key)], 6),
+                      _fmt(r[f"{obj}_mean"]),
                       _ci(r[f"{obj}_ci95_low"], r[f"{obj}_ci95_high"]),
                       "yes" if r["feasible"] else "no")
     console.print(table)

@@ -67,6 +67,10 @@ _CONVERTERS: dict[str, Callable[[Any], float]] = {
     "price": units.to_usd_per_joule,
 }
 
+#: the SI unit a column of swept values carries in its name, by kind of quantity
+SI_SUFFIX = {"duration": "_s", "power": "_w", "energy": "_j", "money": "_usd",
+             "ramp": "_w_per_s", "price": "_usd_per_j"}
+
 Progress = Callable[[int], None]
 
 
@@ -85,8 +89,14 @@ class ParamSpec:
     text: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "log": self.log, "kind": self.kind, "text": self.text,
-                "values": list(self.values)}
+        return {"key": self.key, "column": param_column(self.key), "log": self.log,
+                "kind": self.kind, "text": self.text, "values": list(self.values)}
+
+
+def param_column(key: str) -> str:
+    """The CSV column of a swept key: the key with its SI unit, e.g.
+    ``job.checkpoint.interval_s`` (values in seconds); counts and fractions keep the key."""
+    return key + SI_SUFFIX.get(unit_kind(key) or "", "")
 
 
 def split_values(text: str) -> list[str]:
@@ -593,13 +603,15 @@ def pending_tasks(points: Sequence[SweepPoint]) -> int:
 
 
 def sweep_rows(results: Sequence[PointResult], keys: Sequence[str]) -> list[dict[str, Any]]:
-    """One row per point: parameters (SI), every metric's mean and 95% CI, analytic values."""
+    """One row per point: parameters (SI, the unit in the column name: :func:`param_column`),
+    every metric's mean and 95% CI, analytic values."""
     rows = []
+    columns = {k: param_column(k) for k in keys}
     for r in results:
         p = r.point
         row: dict[str, Any] = {"point": p.index}
         for k in keys:
-            row[k] = p.params.get(k)
+            row[columns[k]] = p.params.get(k)
         row["replications"] = len(r.records)
         row["completed_fraction"] = sum(rec.completed for rec in r.records) / len(r.records)
         for m in METRICS:
@@ -616,6 +628,13 @@ def sweep_rows(results: Sequence[PointResult], keys: Sequence[str]) -> list[dict
         row["key"] = p.key
         rows.append(row)
     return rows
+
+
+def by_key(rows: Sequence[dict[str, Any]], params: Sequence[dict[str, Any]]
+           ) -> list[dict[str, Any]]:
+    """Rows of sweep.csv with each swept value also under its bare key (files written before
+    the unit joined the column name have only the key)."""
+    return [{**r, **{p["key"]: r[p.get("column", p["key"])] for p in params}} for r in rows]
 
 
 def _cell(v: Any) -> Any:

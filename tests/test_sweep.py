@@ -18,6 +18,7 @@ from simulator.records import METRICS
 from simulator.sweep import (
     POINT_FORMAT,
     combinations,
+    param_column,
     parse_range,
     parse_values,
     read_csv_rows,
@@ -91,7 +92,7 @@ def test_sweep_writes_csv_json_png(daly_sweep: tuple[Path, Any]) -> None:
         assert r["daly_interval_s"] == pytest.approx(daly_interval(5 * MINUTE, 6 * HOUR))
         assert r["young_interval_s"] == pytest.approx(young_interval(5 * MINUTE, 6 * HOUR))
     # the parameter is in SI (seconds), log-spaced, with exact ends
-    taus = np.array([r["job.checkpoint.interval"] for r in rows])
+    taus = np.array([r["job.checkpoint.interval_s"] for r in rows])
     assert taus[0] == 32 * MINUTE and taus[-1] == 140 * MINUTE
     np.testing.assert_allclose(np.diff(np.log(taus)), np.log(140 / 32) / 9, rtol=1e-9)
     meta = json.loads((out / "sweep.json").read_text())
@@ -105,7 +106,7 @@ def test_sweep_argmin_near_daly(daly_sweep: tuple[Path, Any]) -> None:
     daly_min = daly_interval(5 * MINUTE, 6 * HOUR) / MINUTE
     assert daly_min == pytest.approx(56.7, abs=0.05)
     best = min(rows, key=lambda r: r["wall_clock_days_mean"])
-    argmin_min = best["job.checkpoint.interval"] / MINUTE
+    argmin_min = best["job.checkpoint.interval_s"] / MINUTE
     assert argmin_min == pytest.approx(daly_min, rel=0.10)
     # the curve is a valley: both ends clearly worse than the minimum
     walls = [r["wall_clock_days_mean"] for r in rows]
@@ -191,16 +192,16 @@ def test_grid_and_zip_point_counts(scenario: Path, tmp_path: Path) -> None:
     ok(invoke("sweep", scenario, *common, "-o", tmp_path / "grid"))
     grid = read_csv_rows(tmp_path / "grid" / "sweep.csv")
     assert len(grid) == 9
-    assert {(r["job.checkpoint.interval"], r["job.restart.time"]) for r in grid} == {
+    assert {(r["job.checkpoint.interval_s"], r["job.restart.time_s"]) for r in grid} == {
         (a * MINUTE, b * MINUTE) for a in (20, 40, 80) for b in (1, 5, 10)}
     ok(invoke("sweep", scenario, *common, "--zip", "-o", tmp_path / "zip"))
     zipped = read_csv_rows(tmp_path / "zip" / "sweep.csv")
-    assert [(r["job.checkpoint.interval"], r["job.restart.time"]) for r in zipped] == [
+    assert [(r["job.checkpoint.interval_s"], r["job.restart.time_s"]) for r in zipped] == [
         (20 * MINUTE, 1 * MINUTE), (40 * MINUTE, 5 * MINUTE), (80 * MINUTE, 10 * MINUTE)]
     # common random numbers: a point of the zip sweep is the same point of the grid
-    by = {(r["job.checkpoint.interval"], r["job.restart.time"]): r for r in grid}
+    by = {(r["job.checkpoint.interval_s"], r["job.restart.time_s"]): r for r in grid}
     for r in zipped:
-        twin = by[(r["job.checkpoint.interval"], r["job.restart.time"])]
+        twin = by[(r["job.checkpoint.interval_s"], r["job.restart.time_s"])]
         assert r["wall_clock_days_mean"] == twin["wall_clock_days_mean"]
         assert r["key"] == twin["key"]
     assert json.loads((tmp_path / "zip" / "sweep.json").read_text())["mode"] == "zip"
@@ -249,8 +250,8 @@ def test_mixed_range_and_values_pair_in_order(scenario: Path, tmp_path: Path) ->
     assert [(p["key"], p["log"]) for p in params] == [("job.restart.time", True),
                                                       ("job.checkpoint.interval", False)]
     rows = read_csv_rows(out / "sweep.csv")
-    assert sorted({r["job.restart.time"] for r in rows}) == pytest.approx([60.0, 120.0, 240.0])
-    assert sorted({r["job.checkpoint.interval"] for r in rows}) == [1800.0, 3600.0]
+    assert sorted({r["job.restart.time_s"] for r in rows}) == pytest.approx([60.0, 120.0, 240.0])
+    assert sorted({r["job.checkpoint.interval_s"] for r in rows}) == [1800.0, 3600.0]
 
 
 def test_set_applies_to_every_point_and_json_format(scenario: Path, tmp_path: Path) -> None:
@@ -281,6 +282,22 @@ def test_plot_redraws_sweep(scenario: Path, tmp_path: Path) -> None:
     result = ok(invoke("plot", out))
     assert (out / "sweep.png").read_bytes()[:8] == PNG_MAGIC
     assert "sweep.png" in result.stdout
+    # swept values carry their SI unit in the column name; counts keep the bare key
+    header = (out / "sweep.csv").read_text().splitlines()[0].split(",")
+    assert header[1:3] == ["job.checkpoint.interval_s", "job.restart.time_s"]
+    assert param_column("cluster.spare_nodes") == "cluster.spare_nodes"
+    assert param_column("power.grid.capacity") == "power.grid.capacity_w"
+    # a sweep folder written before the units joined the names still redraws
+    (out / "sweep.png").unlink()
+    text = (out / "sweep.csv").read_text()
+    (out / "sweep.csv").write_text(text.replace("interval_s,", "interval,", 1)
+                                   .replace("time_s,", "time,", 1))
+    meta = json.loads((out / "sweep.json").read_text())
+    for p in meta["params"]:
+        del p["column"]
+    (out / "sweep.json").write_text(json.dumps(meta))
+    ok(invoke("plot", out))
+    assert (out / "sweep.png").read_bytes()[:8] == PNG_MAGIC
 
 
 # ---- bad input -------------------------------------------------------------------------------

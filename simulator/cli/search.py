@@ -228,7 +228,7 @@ def optimize(
     from simulator.compare import run_compare
     from simulator.optimize import Search, parse_bounds, parse_constraint, path_rows
     from simulator.output import atomic_write_text, write_json
-    from simulator.sweep import rows_csv
+    from simulator.sweep import param_column, rows_csv
 
     base, _ = load(scenario_file, set_)
     problems: list[str] = []
@@ -272,7 +272,7 @@ def optimize(
             param: best.x, "objective": objective, **best.objective.to_dict(),
             "constraints": best.constraints}
         meta = {"kind": "optimize", "scenario": base.name, "file": str(scenario_file),
-                "param": param, "bounds": [lo, hi], "objective": objective,
+                "param": param, "column": param_column(param), "bounds": [lo, hi], "objective": objective,
                 "maximize": maximize, "constraints": [str(c) for c in constraints],
                 "integer": integer, "seed": root_seed, "replications": n,
                 "evaluations": len(search.path), "answer": answer}
