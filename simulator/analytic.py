@@ -53,6 +53,15 @@ def daly_ettr(interval_s: float, write_s: float, restart_s: float, mtbf_s: float
         return 0.0
 
 
+def expected_interruptions(rate_per_s: float, wall_s: float, restart_s: float,
+                           failures_during_restart: bool = True) -> float:
+    """Expected failures that interrupt the job over a wall clock T (s): ΛT, or with immune
+    restarts (the failure clock stops for R after each interruption) ΛT / (1 + ΛR)."""
+    if failures_during_restart:
+        return rate_per_s * wall_s
+    return rate_per_s * wall_s / (1.0 + rate_per_s * restart_s)
+
+
 def spare_shortage_probability(nodes: int, spares: int, rate_per_s: float,
                                mean_repair_s: float) -> float:
     """Long-run P(job waits for hardware) = P[Binomial(N+s, p) > s], p = rE[R] / (1 + rE[R])."""
@@ -97,5 +106,6 @@ def analytic_for(scenario: Scenario) -> Analytic:
         daly_interval_min=daly_interval(delta, m) / 60.0,
         daly_ettr=ettr,
         daly_wall_clock_days=wall / 86400.0,
-        expected_interruptions=lam * min(wall, scenario.run.horizon),
+        expected_interruptions=expected_interruptions(
+            lam, min(wall, scenario.run.horizon), r, j.restart.failures_during_restart),
     )

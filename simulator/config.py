@@ -160,6 +160,11 @@ class FailuresConfig(Model):
     weibull_start: Literal["stationary", "new"] = Field(
         default="stationary",
         description="Weibull units start at a random point of their renewal cycle, or brand new")
+    repair_start: Literal["healthy", "stationary"] = Field(
+        default="healthy",
+        description="every unit in service at t = 0, or repairs already under way as in a "
+                    "cluster that has been running (each unit down with its long-run "
+                    "probability rE[R]/(1 + rE[R]), for the rest of a length-biased repair)")
 
     @model_validator(mode="after")
     def _unique(self) -> FailuresConfig:
@@ -292,6 +297,10 @@ class CheckpointConfig(Model):
 class RestartConfig(Model):
     time: Seconds = Field(ge=0, description="detection + re-initialisation + checkpoint load")
     failures_during_restart: bool = True
+    failures_while_waiting: Literal["extend", "interrupt"] = Field(
+        default="extend",
+        description="a failure of a node the job holds while it waits for hardware only "
+                    "lengthens the wait, or also counts as an interruption of its cause")
 
 
 class JobConfig(Model):

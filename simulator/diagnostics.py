@@ -154,6 +154,21 @@ def suggested_spares(scenario: Scenario) -> int | None:
     return lo
 
 
+def initial_state(scenario: Scenario) -> dict[str, str]:
+    """How the fleet starts, in words: repairs (and Weibull ages, when there are Weibull
+    causes). A healthy start makes short runs with long repairs look better than a running
+    cluster does."""
+    f = scenario.failures
+    if f.trace is not None:
+        return {"repairs": "healthy (failures replayed from a trace)"}
+    out = {"repairs": "stationary (repairs under way as in a running cluster)"
+           if f.repair_start == "stationary" else "healthy (every unit in service at t = 0)"}
+    if any(c.weibull_shape is not None for c in f.causes):
+        out["weibull_ages"] = ("stationary (units at random points of their renewal cycle)"
+                               if f.weibull_start == "stationary" else "new (all units new)")
+    return out
+
+
 def analytic_caveats(scenario: Scenario, records: Sequence[ReplicationRecord]) -> list[str]:
     """Why Daly's closed forms do not describe this run (empty: they do)."""
     out = []
@@ -227,6 +242,10 @@ def _starved(scenario: Scenario, records: Sequence[ReplicationRecord]) -> list[W
     if suggested is not None:
         hint = (f"; the binomial formula suggests cluster.spare_nodes = {suggested} for under "
                 f"{SPARE_TARGET:.0%} waiting")
+    if scenario.failures.repair_start == "healthy" and scenario.failures.trace is None:
+        hint += ("; the fleet started with every unit in service, which understates waiting "
+                 "in runs not much longer than the repairs (failures.repair_start: stationary "
+                 "starts with repairs under way)")
     return [{"code": "starved_for_hardware", "message": (
         f"the job waited for hardware {share:.1%} of the wall clock, with {have}"
         f"{hint}")}]

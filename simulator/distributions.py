@@ -25,6 +25,10 @@ class Distribution(Protocol):
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray | float: ...
 
+    def sample_residual(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """What is left of an interval observed at a random time of a stationary sequence."""
+        ...
+
 
 class Draws:
     """Scalar draws from a distribution, fetched from numpy in batches.
@@ -66,6 +70,10 @@ class Fixed:
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray | float:
         return self.value if size is None else np.full(size, self.value)
 
+    def sample_residual(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Time left at a uniform point inside an interval: U · value."""
+        return rng.random(size) * self.value
+
 
 @dataclass(frozen=True)
 class Exponential:
@@ -82,6 +90,10 @@ class Exponential:
         return self.mean_s**2
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray | float:
+        return rng.exponential(self.mean_s, size)
+
+    def sample_residual(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Time left at a random point of an interval: memoryless, the same exponential."""
         return rng.exponential(self.mean_s, size)
 
 
@@ -111,6 +123,12 @@ class Lognormal:
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray | float:
         return rng.lognormal(self.mu, self.sigma, size)
+
+    def sample_residual(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Time left at a random point of a stationary sequence of intervals: the interval
+        seen is length-biased (density x·f(x)/mean), which for a lognormal is the lognormal
+        with μ + σ²; the point is uniform inside it. Mean: E[X²]/(2 E[X])."""
+        return rng.random(size) * rng.lognormal(self.mu + self.sigma**2, self.sigma, size)
 
 
 @dataclass(frozen=True)

@@ -154,8 +154,21 @@ class WeibullStream:
         self._units = order.tolist()
         self._pos = 0
         self._heap: list[tuple[float, int]] = []
+        self._forgotten: set[int] = set()  # units whose first sampled failure is void
+
+    def forget_first(self, unit: int) -> None:
+        """Void the unit's first sampled failure (it starts in repair; its renewal counts)."""
+        self._forgotten.add(unit)
+
+    def _skip_forgotten(self) -> None:
+        times, units, gone = self._times, self._units, self._forgotten
+        while self._pos < len(times) and units[self._pos] in gone:
+            gone.discard(units[self._pos])
+            self._pos += 1
 
     def peek(self) -> float:
+        if self._forgotten:
+            self._skip_forgotten()
         a = self._times[self._pos] if self._pos < len(self._times) else INF
         b = self._heap[0][0] if self._heap else INF
         return min(a, b)
@@ -254,6 +267,8 @@ class FailureSource:
         self._streams: list[WeibullStream | TraceStream] = []
         self._exp: ExponentialStream | None = None
         self._exp_next: tuple[float, int, int] = (INF, -1, -1)
+        #: whether events are replayed from a trace (facts, not samples)
+        self.replayed = trace is not None
         if trace is not None:
             self._streams.append(TraceStream(trace))
             return
@@ -282,6 +297,12 @@ class FailureSource:
         if self._exp is not None and event[0] < INF:
             self._exp_next = self._exp.next()
         return event
+
+    def forget_first(self, cause: int, unit: int) -> None:
+        """A unit that starts in repair: its first sampled Weibull failure does not happen."""
+        stream = self.weibull.get(cause)
+        if stream is not None:
+            stream.forget_first(unit)
 
     def returned_to_service(self, cause: int, unit: int, at_s: float) -> None:
         """Tell per-unit renewal streams when a failed unit is back (or was never out)."""

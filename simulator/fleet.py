@@ -94,13 +94,40 @@ class Fleet:
     # -- changes ----------------------------------------------------------------------------
     def fail(self, cause: int, unit: int) -> None:
         """Take the unit out of service for a repair time drawn now."""
-        spec = self.causes[cause]
-        now = self.env.now
         repair_s = self._repair_draws[cause]()
-        self.source.returned_to_service(cause, unit, now + repair_s)
+        self.source.returned_to_service(cause, unit, self.env.now + repair_s)
         self.failures += 1
         if repair_s <= 0.0:
             return  # e.g. a software fault: the job restarts on the same machines
+        self._take_down(cause, unit, repair_s)
+
+    def start_in_repair(self, rng: np.random.Generator) -> int:
+        """Repairs already under way at t = 0, as in a cluster that has been running: each
+        unit of a cause is down with its long-run probability p = rE[R] / (1 + rE[R])
+        (alternating renewal: up for 1/r on average, then a repair), for the rest of a
+        length-biased repair. Units are drawn without replacement, so the cost grows with the
+        units down, not with the units installed. Returns the units put down."""
+        down = 0
+        for i, spec in enumerate(self.causes):
+            x = spec.rate_per_s * spec.repair.mean
+            if x <= 0 or spec.units == 0:
+                continue
+            k = int(rng.binomial(spec.units, x / (1.0 + x)))
+            if k == 0:
+                continue
+            units = rng.choice(spec.units, size=k, replace=False)
+            left = spec.repair.sample_residual(rng, k)
+            for unit, repair_s in zip(units.tolist(), left.tolist(), strict=True):
+                if repair_s <= 0.0 or unit in self.failed_units[i]:
+                    continue
+                self.source.forget_first(i, unit)  # its next failure counts from the repair
+                self.source.returned_to_service(i, unit, repair_s)
+                self._take_down(i, unit, repair_s)
+                down += 1
+        return down
+
+    def _take_down(self, cause: int, unit: int, repair_s: float) -> None:
+        spec = self.causes[cause]
         self.failed_units[cause].add(unit)
         nodes = spec.nodes_of(unit)
         free = self.free[spec.group]

@@ -35,6 +35,8 @@ RUNNING = frozenset({COMPUTE, CHECKPOINT, RESTART, RAMP})
 #: the interruption cause of a site power trip
 POWER_TRIP = "power_trip"
 PLANNED = "planned"  # the cause a planned stop's restart is booked to
+#: the cause a wait at launch is booked to (repairs under way at t = 0 left the job short)
+REPAIRS_AT_START = "repairs_at_start"
 
 
 class PowerHook(Protocol):
@@ -57,6 +59,8 @@ class JobParams:
         restart_s: restart time (R).
         outage_s: how long a power trip keeps the site dark.
         failures_during_restart: whether failures can interrupt a restart.
+        waiting_failures_interrupt: whether a failure of a held node while the job waits for
+            hardware counts as an interruption (else it only lengthens the wait).
         planned_per_s: planned interruptions per second of wall clock.
         compute_rate: work-seconds done per second of compute (1: full speed).
         ramp_s: soft start and stop: the time the job takes to bring its power up (before
@@ -73,6 +77,7 @@ class JobParams:
     outage_s: float = 0.0
     compute_rate: float = 1.0
     ramp_s: float = 0.0
+    waiting_failures_interrupt: bool = False
 
 
 @dataclass
@@ -131,6 +136,7 @@ class Job:
     _pending: list[tuple[float, float]] = field(default_factory=list)  # (progress, recoverable at)
     _next_planned: float = float("inf")
     _ready: simpy.Event | None = None
+    _deferred: str | None = None  # a node lost during an immune restart, settled at its end
 
     def __post_init__(self) -> None:
         if self.params.planned_per_s > 0:
@@ -147,12 +153,28 @@ class Job:
     def interrupt(self, cause: str) -> None:
         self.process.interrupt(cause)
 
+    def lost_node_in_restart(self, cause: str) -> None:
+        """A node the job holds went down during an immune restart (a replayed or aging
+        failure, which cannot be dropped as a memoryless one can): the restart goes on, and if
+        no spare took the node's place by its end, the job waits for it and restarts again."""
+        if self._deferred is None:
+            self._deferred = cause
+
+    def failed_while_waiting(self, cause: str) -> None:
+        """A node the job holds failed while it waits for hardware."""
+        if self.params.waiting_failures_interrupt:
+            self.interruptions[cause] += 1
+
     # -- the state machine ------------------------------------------------------------------
     def _run(self):
         """One flat loop (no nested generators: this is the hot path of every replication)."""
         env, p = self.env, self.params
         timeout, interrupt_type, probe, power = env.timeout, simpy.Interrupt, self.on_state, self.power
         state, since_ckpt = (RAMP if p.ramp_s > 0 else COMPUTE), 0.0
+        launching = False
+        if self.fleet.missing:  # repairs under way at the start left the job short of nodes
+            self._ready, state, launching = self.fleet.nodes_ready(), WAITING, True
+            self._blame = REPAIRS_AT_START
         while True:
             self.state = state
             self._phase_start = start = env.now
@@ -212,12 +234,17 @@ class Job:
                     self.planned += 1
                     self.saved_s = self.progress_s
                     self._pending.clear()
-                    self._next_planned = env.now + float(
+                    # requests form a Poisson process in wall-clock time, each served at
+                    # the next boundary: the next one counts from this request, not from now
+                    self._next_planned += float(
                         self.planned_rng.exponential(1.0 / p.planned_per_s))
                     self._blame = PLANNED
                     state = RESTART
             elif state == WAITING:
-                state = RESTART
+                if launching:  # the first launch is not a restart
+                    launching, state = False, (RAMP if p.ramp_s > 0 else COMPUTE)
+                else:
+                    state = RESTART
             elif state == OUTAGE:
                 state = self._after_outage()
             elif state == RAMP:
@@ -227,6 +254,10 @@ class Job:
                 state = COMPUTE
             else:  # restart finished
                 state = RAMP if p.ramp_s > 0 else COMPUTE
+                if self._deferred is not None:
+                    cause, self._deferred = self._deferred, None
+                    if self.fleet.missing:
+                        state = self._interrupted(cause)
 
     def _finish(self) -> None:
         env = self.env

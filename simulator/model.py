@@ -27,7 +27,7 @@ from simulator.power.plant import PowerMetrics, SegmentLog
 from simulator.records import ReplicationRecord
 
 #: child random streams per replication, one per random component (common random numbers)
-STREAMS = ("failures", "repairs", "planned", "power")
+STREAMS = ("failures", "repairs", "planned", "power", "repair_start")
 HOURS = 3600.0
 DAYS = 86400.0
 
@@ -68,6 +68,7 @@ def job_params(scenario: Scenario) -> JobParams:
         outage_s=scenario.power.trip_outage_time if scenario.power is not None else 0.0,
         compute_rate=1.0 / (1.0 + _throughput_cost(scenario)),
         ramp_s=scenario.power.job_ramp_time if scenario.power is not None else 0.0,
+        waiting_failures_interrupt=j.restart.failures_while_waiting == "interrupt",
     )
 
 
@@ -110,6 +111,8 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int 
         trace = _cached_trace(str(path), path.stat().st_mtime, tuple(causes))
     source = FailureSource(scenario, causes, rngs["failures"], trace)
     fleet = Fleet(env, layout(scenario), causes, source, rngs["repairs"])
+    if scenario.failures.repair_start == "stationary" and trace is None:
+        fleet.start_in_repair(rngs["repair_start"])
     job = Job(env, job_params(scenario), fleet, rngs["planned"], on_state=timeline)
     power = None
     if scenario.power is not None:
@@ -153,6 +156,9 @@ class FailureDriver:
     def __init__(self, env: simpy.Environment, source: FailureSource, fleet: Fleet, job: Job):
         self.env, self.source, self.fleet, self.job = env, source, fleet, job
         self._names = [c.name for c in fleet.causes]
+        # a sampled exponential failure during an immune restart can be dropped (pausing a
+        # memoryless clock); a replayed one happened, and a Weibull unit's age must not reset
+        self._memoryless = [c.weibull_shape is None and not source.replayed for c in fleet.causes]
         self._pending: tuple[float, int, int] = (math.inf, -1, -1)
         self._schedule()
 
@@ -171,7 +177,14 @@ class FailureDriver:
             if hit and job.state == "restart" and not job.params.failures_during_restart:
                 # Restarts are immune (Daly's variant): by memorylessness, dropping the event
                 # is the same as pausing the job's failure clock during the restart.
-                self.source.returned_to_service(cause, unit, self.env.now)
+                if self._memoryless[cause]:
+                    self.source.returned_to_service(cause, unit, self.env.now)
+                else:
+                    fleet.fail(cause, unit)
+                    job.lost_node_in_restart(self._names[cause])
+            elif hit and job.state == "waiting":
+                fleet.fail(cause, unit)
+                job.failed_while_waiting(self._names[cause])
             else:
                 interrupt = hit and job.interruptible()
                 fleet.fail(cause, unit)

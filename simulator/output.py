@@ -71,7 +71,8 @@ def write_yaml(path: Path, data: Any) -> None:
 def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed: int,
                   analytic: Analytic, wall_seconds: float,
                   warnings: Sequence[dict[str, str]] = (),
-                  analytic_caveats: Sequence[str] = ()) -> dict[str, Any]:
+                  analytic_caveats: Sequence[str] = (),
+                  initial_state: dict[str, str] | None = None) -> dict[str, Any]:
     """summary.json: metric -> {mean, std, ci95_low, ci95_high}, plus context blocks."""
     summary: dict[str, Any] = {"scenario": scenario_name, "replications": len(records),
                                "seed": seed}
@@ -99,6 +100,8 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
     summary["warnings"] = list(warnings)
     summary["analytic"] = analytic.to_dict()
     summary["analytic_caveats"] = list(analytic_caveats)
+    if initial_state:
+        summary["initial_state"] = dict(initial_state)
     events = sum(r.events for r in records)
     sim_s = sum(r.sim_seconds for r in records)
     summary["perf"] = {

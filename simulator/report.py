@@ -158,6 +158,10 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
         f"(scenario: {scenario.job.checkpoint.interval / 60:.3g} min)",
         highlight=False,
     )
+    start = summary.get("initial_state")
+    if start:
+        console.print("start: " + "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in start.items()),
+                      highlight=False)
     perf = summary["perf"]
     console.print(
         f"perf: {perf['events']:,} events, {perf['seconds_per_replication']:.3f} s/replication, "

@@ -58,7 +58,7 @@ def run(
 ) -> None:
     """Run a scenario's replications; print simulated vs analytic, write the result folder."""
     from simulator.analytic import analytic_for
-    from simulator.diagnostics import analytic_caveats, result_warnings
+    from simulator.diagnostics import analytic_caveats, initial_state, result_warnings
     from simulator.output import build_summary, write_run
     from simulator.runner import run_replications
 
@@ -78,7 +78,8 @@ def run(
         analytic = analytic_for(scenario)
         warnings = warnings + result_warnings(scenario, result.records)
         summary = build_summary(scenario.name, result.records, root_seed, analytic, wall,
-                                warnings, analytic_caveats(scenario, result.records))
+                                warnings, analytic_caveats(scenario, result.records),
+                                initial_state(scenario))
         meta = metadata(root_seed, sys.argv, started, wall, jobs, where)
         write_run(folder.stage, resolved_dict(scenario), result.records, summary, meta,
                   result.timeline, result.segments)
