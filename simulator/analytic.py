@@ -90,11 +90,14 @@ class Analytic:
 
 
 def analytic_for(scenario: Scenario) -> Analytic:
-    """Closed-form expectations for a scenario (ignores spare shortage and planned stops)."""
+    """Closed-form expectations for a scenario (ignores spare shortage and planned stops;
+    with hot swaps, R is the swap time)."""
     lam = job_failure_rate(scenario)
     m = 1.0 / lam if lam > 0 else math.inf
     j = scenario.job
-    tau, delta, r = j.checkpoint.interval, j.checkpoint.write_time, j.restart.time
+    tau, delta, r = j.checkpoint.interval, j.checkpoint.write_time, scenario.restart_s
+    if j.recovery.strategy == "hot_swap":
+        r = float(j.recovery.swap_time or 0.0)  # each recovery remaps a spare (if one is free)
     ettr = daly_ettr(tau, delta, r, m, j.restart.failures_during_restart)
     work = scenario.work_seconds
     wall = work / ettr if ettr > 0 else math.inf

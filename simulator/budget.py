@@ -19,7 +19,7 @@ stops there and says so (:func:`simulator.model.simulate`).
 
 If the grid and the generators together cannot carry the site's peak load, the plant may trip at
 every start: the span is then the horizon, plus 6 events per trip, one trip per outage, restart
-and ramp (``power.trip_outage_time + job.restart.time + power.job_ramp_time``).
+and ramp (``power.trip_outage_time`` + the restart time R + ``power.job_ramp_time``).
 
 Memory per replication process (bytes) ≈ 100 per node (fleet state) + 100 per unit of every
 Weibull cause (per-unit renewal clocks) + 40 per failure-trace line.
@@ -66,7 +66,7 @@ def estimate(scenario: Scenario) -> WorkEstimate:
     lam = job_failure_rate(scenario) + planned
     mtbf = 1.0 / lam if lam > 0 else math.inf
     try:
-        ettr = daly_ettr(job.checkpoint.interval, job.checkpoint.write_time, job.restart.time,
+        ettr = daly_ettr(job.checkpoint.interval, job.checkpoint.write_time, scenario.restart_s,
                          mtbf, job.restart.failures_during_restart)
     except OverflowError:
         ettr = 0.0
@@ -103,7 +103,7 @@ def _worst_trips(scenario: Scenario) -> float:
 
     if cfg.steady_supply_w >= site_peak_w(scenario):
         return 0.0
-    cycle = cfg.trip_outage_time + scenario.job.restart.time + cfg.job_ramp_time
+    cycle = cfg.trip_outage_time + scenario.restart_s + cfg.job_ramp_time
     return scenario.run.horizon / cycle
 
 

@@ -15,12 +15,14 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, fie
 from simulator.catalog import CATALOG, GpuType
 from simulator.configbase import Model
 from simulator.distributions import Distribution, Exponential, Fixed, Lognormal, Weibull
+from simulator.jobconfig import CheckpointConfig, JobConfig, RecoveryConfig, RestartConfig
 from simulator.limits import DEFAULT_MAX_EVENTS, MAX_GPUS, MAX_REPLICATIONS
 from simulator.power.config import GpuWattsConfig, PowerConfig, SmoothingConfig
 from simulator.reference import LLAMA3_SOFTWARE, LLAMA3_TABLE5, llama3_rate_per_year
 from simulator.units import USD, Seconds, Watts
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
+__all__ = ["CheckpointConfig", "JobConfig", "RecoveryConfig", "RestartConfig"]
 
 
 
@@ -114,6 +116,9 @@ class FailureCause(Model):
     distribution: InterFailure = None
     repair_time: RepairTime | None = Field(
         default=None, description="overrides cluster.repair_time for this cause")
+    detect_time: Seconds = Field(
+        default=0.0, ge=0, description="the job sits stalled this long before the failure is "
+                                       "noticed (a hang until a watchdog fires)")
 
     @model_validator(mode="after")
     def _one_rate(self) -> FailureCause:
@@ -287,45 +292,6 @@ class ClusterConfig(Model):
         return " + ".join(f"{g.gpus:,} × {g.gpu.upper()}" for g in self.groups)
 
 
-class CheckpointConfig(Model):
-    interval: Seconds = Field(gt=0, description="compute time between checkpoints")
-    write_time: Seconds = Field(default=0.0, ge=0, description="GPUs stall this long per checkpoint")
-    persist_time: Seconds = Field(
-        default=0.0, ge=0, description="after the write ends, until the checkpoint is recoverable")
-
-
-class RestartConfig(Model):
-    time: Seconds = Field(ge=0, description="detection + re-initialisation + checkpoint load")
-    failures_during_restart: bool = True
-    failures_while_waiting: Literal["extend", "interrupt"] = Field(
-        default="extend",
-        description="a failure of a node the job holds while it waits for hardware only "
-                    "lengthens the wait, or also counts as an interruption of its cause")
-
-
-class JobConfig(Model):
-    """The synchronous training job."""
-
-    gpus: int | None = Field(default=None, gt=0, le=MAX_GPUS,
-                             description="default: all of cluster.gpus")
-    work: Seconds | None = Field(default=None, gt=0, description="failure-free compute time")
-    flops: float | None = Field(default=None, gt=0, le=1e40, description="total training FLOP")
-    mfu: float | None = Field(default=None, ge=1e-4, le=1, description="model FLOP utilisation")
-    iteration_time: Seconds = Field(default=2.0, ge=0.01, le=3600.0,
-                                   description="training step period (at least 10 ms)")
-    planned_interruptions_per_day: float = Field(default=0.0, ge=0, le=1e4)
-    checkpoint: CheckpointConfig
-    restart: RestartConfig
-
-    @model_validator(mode="after")
-    def _work(self) -> JobConfig:
-        if (self.work is None) == (self.flops is None):
-            raise ValueError("give exactly one of work or flops (with mfu)")
-        if self.flops is not None and self.mfu is None:
-            raise ValueError("flops needs mfu")
-        return self
-
-
 class EconomicsConfig(Model):
     gpu_capex: USD | None = Field(default=None, ge=0, description="per GPU; default: catalog price")
     facility_capex_per_mw: USD | None = Field(default=None, ge=0, description="per MW of IT load")
@@ -380,6 +346,27 @@ class Scenario(Model):
             raise ValueError(f"job.gpus ({gpus}) must be a multiple of cluster.gpus_per_node "
                              f"({c.gpus_per_node})")
         return self
+
+    @model_validator(mode="after")
+    def _replicas_fit(self) -> Scenario:
+        rec = self.job.recovery
+        if rec.replicas is not None and self.job_nodes % rec.replicas:
+            raise ValueError(f"job.recovery.replicas ({rec.replicas}) must divide the job's "
+                             f"{self.job_nodes:,} nodes")
+        return self
+
+    @property
+    def job_nodes(self) -> int:
+        """Nodes the job holds when nothing has failed."""
+        c = self.cluster
+        if c.fleet is not None:
+            return sum(g.gpus // g.gpus_per_node for g in c.groups)
+        return self.job_gpus // c.gpus_per_node
+
+    @property
+    def restart_s(self) -> float:
+        """The full restart time R for this job's size (s)."""
+        return self.job.restart.seconds(self.job_nodes)
 
     @property
     def job_gpus(self) -> int:

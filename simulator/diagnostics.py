@@ -169,6 +169,12 @@ def initial_state(scenario: Scenario) -> dict[str, str]:
     return out
 
 
+def _restarts_in_place(scenario: Scenario, cause: Any) -> bool:
+    """Whether the cause's repair time is always 0 (a software fault: no node to replace)."""
+    repair = cause.repair_time if cause.repair_time is not None else scenario.cluster.repair_time
+    return repair.distribution == "fixed" and not repair.value
+
+
 def analytic_caveats(scenario: Scenario, records: Sequence[ReplicationRecord]) -> list[str]:
     """Why Daly's closed forms do not describe this run (empty: they do)."""
     out = []
@@ -178,6 +184,14 @@ def analytic_caveats(scenario: Scenario, records: Sequence[ReplicationRecord]) -
         out.append("failures replayed from a trace")
     if scenario.job.planned_interruptions_per_day > 0:
         out.append("planned interruptions (not in the closed forms)")
+    rec = scenario.job.recovery
+    if rec.strategy == "elastic":
+        out.append("elastic recovery (the closed forms roll back to a checkpoint)")
+    if rec.strategy == "hot_swap" and any(_restarts_in_place(scenario, c)
+                                          for c in scenario.failures.causes):
+        out.append("hot swap with causes that take no node out (they restart fully)")
+    if any(c.detect_time > 0 for c in scenario.failures.causes):
+        out.append("detection times (the closed forms have one restart time)")
     n = len(records)
     waiting = waiting_share(records)
     if waiting > STARVED_SHARE:

@@ -32,10 +32,13 @@ class Fleet:
         causes: resolved failure causes (one per cause and group).
         source: the failure event source (told when Weibull units return to service).
         repair_rng: random stream for repair times.
+        replicas: data-parallel replicas the job's nodes form (an elastic job), each of
+            job nodes / replicas consecutive slots; None: not tracked.
     """
 
     def __init__(self, env: simpy.Environment, groups: list[Group], causes: list[CauseSpec],
-                 source: FailureSource, repair_rng: np.random.Generator):
+                 source: FailureSource, repair_rng: np.random.Generator,
+                 replicas: int | None = None):
         self.env = env
         self.groups = groups
         self.causes = causes
@@ -59,6 +62,23 @@ class Fleet:
         self.nodes_down = 0
         #: called after every change of the healthy node counts (the power model listens)
         self.on_change: Callable[[], None] | None = None
+        # replicas: each job node fills a slot; a replica is out while any slot is vacant
+        self.replicas = replicas or 0
+        self.replicas_down = 0
+        self.replica_losses = 0  # replicas broken so far (even if a spare mended them at once)
+        #: called with the share of replicas up when it changes (an elastic job listens)
+        self.on_width: Callable[[float], None] | None = None
+        if self.replicas:
+            self._per_replica = self.job_nodes // self.replicas
+            self._slot: dict[int, int] = {}
+            self._vacant: list[list[int]] = []
+            base = 0
+            for g in groups:
+                for i in range(g.job_nodes):
+                    self._slot[g.offset + i] = base + i
+                self._vacant.append([])
+                base += g.job_nodes
+            self._gaps = [0] * self.replicas
 
     # -- queries ----------------------------------------------------------------------------
     def hits_job(self, cause: int, unit: int) -> bool:
@@ -83,6 +103,18 @@ class Fleet:
         held = tuple([g.job_nodes - d for g, d in zip(self.groups, self.deficit, strict=True)])
         return held, tuple([len(f) for f in self.free])
 
+    @property
+    def replicas_up(self) -> int:
+        """Replicas with every node (all of the job's nodes form one when not tracked)."""
+        if self.replicas:
+            return self.replicas - self.replicas_down
+        return 0 if self.missing else 1
+
+    @property
+    def width(self) -> float:
+        """Share of the replicas up (1 when not tracked)."""
+        return 1.0 - self.replicas_down / self.replicas if self.replicas else 1.0
+
     def nodes_ready(self) -> simpy.Event | None:
         """None if the job has all its nodes, else an event fired when it has them again."""
         if self.missing == 0:
@@ -92,14 +124,16 @@ class Fleet:
         return self._waiter
 
     # -- changes ----------------------------------------------------------------------------
-    def fail(self, cause: int, unit: int) -> None:
-        """Take the unit out of service for a repair time drawn now."""
+    def fail(self, cause: int, unit: int) -> bool:
+        """Take the unit out of service for a repair time drawn now; whether it went out (a
+        repair time of 0, e.g. a software fault, leaves the machines in place)."""
         repair_s = self._repair_draws[cause]()
         self.source.returned_to_service(cause, unit, self.env.now + repair_s)
         self.failures += 1
         if repair_s <= 0.0:
-            return  # e.g. a software fault: the job restarts on the same machines
+            return False  # e.g. a software fault: the job restarts on the same machines
         self._take_down(cause, unit, repair_s)
+        return True
 
     def start_in_repair(self, rng: np.random.Generator) -> int:
         """Repairs already under way at t = 0, as in a cluster that has been running: each
@@ -138,6 +172,8 @@ class Fleet:
                     self.in_job[n] = 0
                     self.deficit[spec.group] += 1
                     self.missing += 1
+                    if self.replicas:
+                        self._vacate(n, spec.group)
                 else:
                     free.discard(n)
             self.down[n] += 1
@@ -168,6 +204,30 @@ class Fleet:
             self.in_job[n] = 1
             self.deficit[group] -= 1
             self.missing -= 1
+            if self.replicas:
+                self._fill(n, group)
         if self.missing == 0 and self._waiter is not None:
             waiter, self._waiter = self._waiter, None
             waiter.succeed()
+
+    # -- replicas (elastic jobs) ------------------------------------------------------------
+    def _vacate(self, node: int, group: int) -> None:
+        slot = self._slot.pop(node)
+        self._vacant[group].append(slot)
+        r = slot // self._per_replica
+        self._gaps[r] += 1
+        if self._gaps[r] == 1:
+            self.replica_losses += 1
+            self.replicas_down += 1
+            if self.on_width is not None:
+                self.on_width(self.width)
+
+    def _fill(self, node: int, group: int) -> None:
+        slot = self._vacant[group].pop()
+        self._slot[node] = slot
+        r = slot // self._per_replica
+        self._gaps[r] -= 1
+        if self._gaps[r] == 0:
+            self.replicas_down -= 1
+            if self.on_width is not None:
+                self.on_width(self.width)

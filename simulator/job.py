@@ -6,8 +6,17 @@ since the last *recoverable* checkpoint is lost, the job ``waiting``\\s for heal
 spare pool is empty, then ``restart``\\s. Planned interruptions are taken at checkpoint
 boundaries and cost a restart only.
 
+A failure whose cause has a detection time first leaves the job ``detect``\\ing: stalled (a
+hang until a watchdog fires) before anything recovers. What recovery then does is the
+strategy's (:class:`JobParams`): ``restart`` as above; ``hot_swap`` remaps a spare that took
+the failed node's place in the swap time instead of a full restart; ``elastic`` drops the
+failed node's data-parallel replica after a reconfiguration stall and goes on at a
+proportionally lower rate without rolling back, until the replica is whole again.
+
 The time ledger (seconds) always sums to the elapsed wall clock:
-``productive + throttled + checkpoint + lost_work + restart + ramp + waiting + outage``.
+``productive + throttled + degraded + checkpoint + lost_work + detect + restart + ramp +
+waiting + outage``, where ``degraded`` is compute time an elastic job's missing replicas
+cost.
 With a soft start (``ramp_s`` > 0) the job ramps its power up before it computes, at the
 start and after every restart, and down after its last checkpoint; ramping costs its time.
 Compute runs at ``compute_rate`` work-seconds per second (below 1 when power smoothing costs
@@ -21,81 +30,26 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import simpy
 
 from simulator.fleet import Fleet
+from simulator.jobparams import JobParams, Ledger, PowerHook
 
-COMPUTE, CHECKPOINT, RESTART, WAITING, OUTAGE, DONE, RAMP = (
-    "compute", "checkpoint", "restart", "waiting", "outage", "done", "ramp")
+__all__ = ["Job", "JobParams", "Ledger", "PowerHook"]
+
+COMPUTE, CHECKPOINT, RESTART, WAITING, OUTAGE, DONE, RAMP, DETECT = (
+    "compute", "checkpoint", "restart", "waiting", "outage", "done", "ramp", "detect")
 #: states in which a failure of a job node interrupts the job
 RUNNING = frozenset({COMPUTE, CHECKPOINT, RESTART, RAMP})
 #: the interruption cause of a site power trip
 POWER_TRIP = "power_trip"
 PLANNED = "planned"  # the cause a planned stop's restart is booked to
+#: the interrupt cause that tells an elastic job its width changed (no failure, no stall)
+WIDTH = "width"
 #: the cause a wait at launch is booked to (repairs under way at t = 0 left the job short)
 REPAIRS_AT_START = "repairs_at_start"
-
-
-class PowerHook(Protocol):
-    """What the job tells the power system (see :mod:`simulator.power.coupling`)."""
-
-    def segment(self, t: float, state: str, planned_s: float) -> None: ...
-
-    def finish(self, t: float) -> None: ...
-
-
-@dataclass(frozen=True)
-class JobParams:
-    """Job timing, all in seconds.
-
-    Attributes:
-        work_s: failure-free compute time to finish.
-        interval_s: compute time between checkpoints (τ).
-        write_s: checkpoint write stall (δ).
-        persist_s: delay after the write until the checkpoint is recoverable.
-        restart_s: restart time (R).
-        outage_s: how long a power trip keeps the site dark.
-        failures_during_restart: whether failures can interrupt a restart.
-        waiting_failures_interrupt: whether a failure of a held node while the job waits for
-            hardware counts as an interruption (else it only lengthens the wait).
-        planned_per_s: planned interruptions per second of wall clock.
-        compute_rate: work-seconds done per second of compute (1: full speed).
-        ramp_s: soft start and stop: the time the job takes to bring its power up (before
-            compute) and down (after its last checkpoint); 0: none.
-    """
-
-    work_s: float
-    interval_s: float
-    write_s: float
-    persist_s: float
-    restart_s: float
-    failures_during_restart: bool
-    planned_per_s: float
-    outage_s: float = 0.0
-    compute_rate: float = 1.0
-    ramp_s: float = 0.0
-    waiting_failures_interrupt: bool = False
-
-
-@dataclass
-class Ledger:
-    """Where the wall-clock time went (seconds)."""
-
-    compute: float = 0.0  # all compute, later split into productive, throttled and lost
-    throttled: float = 0.0  # compute time a slowdown cost (rate below 1)
-    checkpoint: float = 0.0
-    lost_work: float = 0.0
-    restart: float = 0.0
-    ramp: float = 0.0
-    waiting: float = 0.0
-    outage: float = 0.0
-
-    @property
-    def productive(self) -> float:
-        return self.compute - self.lost_work - self.throttled
 
 
 @dataclass
@@ -137,8 +91,18 @@ class Job:
     _next_planned: float = float("inf")
     _ready: simpy.Event | None = None
     _deferred: str | None = None  # a node lost during an immune restart, settled at its end
+    _recover_s: float = 0.0  # length of the restart under way (full, swap or reconfigure)
+    _after_detect: str = RESTART  # where a detection stall leads
+    _rolled_back: bool = True  # whether the last interruption rolled back to a checkpoint
+    _width: float = 1.0  # share of the replicas training (elastic), 1 otherwise
+    _detect_s: float = 0.0  # length of the detection stall under way
+    _took_node: bool = False  # whether the failure being handled took a node out
 
     def __post_init__(self) -> None:
+        self._recover_s = self.params.restart_s
+        self._elastic = self.params.strategy == "elastic"
+        if self._elastic:
+            self.fleet.on_width = self._width_changed
         if self.params.planned_per_s > 0:
             self._next_planned = float(self.planned_rng.exponential(1.0 / self.params.planned_per_s))
         self.process = self.env.process(self._run())
@@ -150,8 +114,23 @@ class Job:
             return self.params.failures_during_restart
         return self.state in RUNNING and not self.stopping
 
-    def interrupt(self, cause: str) -> None:
+    def interrupt(self, cause: str, took_node: bool = False) -> None:
+        """Stop the job for ``cause``; ``took_node``: the failure took a node out of service
+        (a hot swap needs one to replace; a software fault restarts in place)."""
+        self._took_node = took_node
         self.process.interrupt(cause)
+
+    def failure(self, cause: str, took_node: bool, replica_lost: bool) -> None:
+        """A failure of a node the job holds, while it runs. An elastic job whose failed node
+        sat in a replica already out carries on untouched."""
+        if self._elastic and took_node and not replica_lost:
+            return
+        self.interrupt(cause, took_node)
+
+    def _width_changed(self, width: float) -> None:
+        # an elastic job computing re-plans when a replica rejoins (a loss arrives as a failure)
+        if self.state is COMPUTE and width > self._width and not self.stopping:
+            self.process.interrupt(WIDTH)
 
     def lost_node_in_restart(self, cause: str) -> None:
         """A node the job holds went down during an immune restart (a replayed or aging
@@ -170,6 +149,7 @@ class Job:
         """One flat loop (no nested generators: this is the hot path of every replication)."""
         env, p = self.env, self.params
         timeout, interrupt_type, probe, power = env.timeout, simpy.Interrupt, self.on_state, self.power
+        elastic = self._elastic
         state, since_ckpt = (RAMP if p.ramp_s > 0 else COMPUTE), 0.0
         launching = False
         if self.fleet.missing:  # repairs under way at the start left the job short of nodes
@@ -182,20 +162,26 @@ class Job:
                 probe(start, state, self.progress_s)
             cause = None
             if state is COMPUTE:
-                duration = min(p.interval_s - since_ckpt,
-                               (p.work_s - self.progress_s) / p.compute_rate)
+                if elastic:
+                    self._width = self.fleet.width
+                duration = max(min(p.interval_s - since_ckpt, (p.work_s - self.progress_s)
+                                   / (p.compute_rate * self._width)), 0.0)
             elif state is CHECKPOINT:
                 duration = p.write_s
             elif state is RESTART:
-                duration = p.restart_s
+                duration = self._recover_s
             elif state is OUTAGE:
                 duration = p.outage_s
             elif state is RAMP:
                 duration = p.ramp_s
+            elif state is DETECT:
+                duration = self._detect_s
             else:
                 duration = -1.0
             if power is not None:
-                power.segment(start, state, duration if duration >= 0 else math.inf)
+                # a hung job draws what a waiting one does
+                power.segment(start, WAITING if state is DETECT else state,
+                              duration if duration >= 0 else math.inf)
             try:
                 if duration > 0:
                     yield timeout(duration)
@@ -212,8 +198,11 @@ class Job:
             else:
                 self._book(state, elapsed)
             if cause is not None:
+                if cause is WIDTH:
+                    continue  # same state, at the new width
                 state = self._interrupted(cause)
-                since_ckpt = 0.0
+                if self._rolled_back:
+                    since_ckpt = 0.0
             elif state == COMPUTE:
                 state = CHECKPOINT
             elif state == CHECKPOINT:
@@ -239,6 +228,7 @@ class Job:
                     self._next_planned += float(
                         self.planned_rng.exponential(1.0 / p.planned_per_s))
                     self._blame = PLANNED
+                    self._recover_s = p.restart_s
                     state = RESTART
             elif state == WAITING:
                 if launching:  # the first launch is not a restart
@@ -247,6 +237,8 @@ class Job:
                     state = RESTART
             elif state == OUTAGE:
                 state = self._after_outage()
+            elif state == DETECT:
+                state = self._after_detect
             elif state == RAMP:
                 if self.stopping:
                     self._finish()
@@ -272,13 +264,19 @@ class Job:
         """Add time spent in ``state`` to the ledger."""
         led = self.ledger
         if state == COMPUTE:
-            rate = self.params.compute_rate
+            rate, width = self.params.compute_rate, self._width
             led.compute += elapsed
-            self.progress_s += elapsed * rate
+            self.progress_s += elapsed * rate * width
             led.throttled += elapsed * (1.0 - rate)
+            if width < 1.0:
+                led.degraded += elapsed * rate * (1.0 - width)
             self._blame = None
         elif state == CHECKPOINT:
             led.checkpoint += elapsed
+        elif state == DETECT:
+            led.detect += elapsed
+            if self._blame is not None:
+                self.restart_by_cause[self._blame] += elapsed
         elif state == RESTART:
             led.restart += elapsed
             if self._blame is not None:
@@ -297,8 +295,33 @@ class Job:
                 self.down_by_cause[self._blame] += elapsed
 
     def _interrupted(self, cause: str) -> str:
-        """Roll back to the last recoverable checkpoint; the next state (waiting or restart)."""
+        """The next state after an interruption: detection first if the cause has one, then
+        the strategy's recovery."""
         self.interruptions[cause] += 1
+        p = self.params
+        self._blame = cause
+        if self._elastic and cause != POWER_TRIP and cause != PLANNED \
+                and self.fleet.replicas_up >= p.min_replicas:
+            # drop the failed replica: the survivors hold the state, nothing rolls back
+            self._rolled_back = False
+            self._recover_s = p.reconfigure_s
+            nxt = RESTART
+        else:
+            self._roll_back(cause)
+            if cause == POWER_TRIP:
+                return OUTAGE
+            nxt = self._after_outage()
+            if nxt is RESTART and self._took_node and p.strategy == "hot_swap":
+                self._recover_s = p.swap_s  # a spare already took the node's place
+        detect = p.detect_s.get(cause, 0.0) if p.detect_s else 0.0
+        if detect > 0:
+            self._detect_s, self._after_detect = detect, nxt
+            return DETECT
+        return nxt
+
+    def _roll_back(self, cause: str) -> None:
+        """Back to the last recoverable checkpoint."""
+        self._rolled_back = True
         if self._pending:
             now = self.env.now
             for progress, ready_at in self._pending:
@@ -308,14 +331,14 @@ class Job:
         lost = self.progress_s - self.saved_s
         self.ledger.lost_work += lost
         self.lost_by_cause[cause] += lost
-        self._blame = cause
         self.progress_s = self.saved_s
-        if cause == POWER_TRIP:
-            return OUTAGE
-        return self._after_outage()
 
     def _after_outage(self) -> str:
-        """Restart at once if the job has its nodes, else wait for repairs."""
+        """Restart at once if the job has its nodes (an elastic job: enough replicas), else
+        wait for repairs."""
+        self._recover_s = self.params.restart_s
+        if self._elastic and self.fleet.replicas_up >= self.params.min_replicas:
+            return RESTART
         ready = self.fleet.nodes_ready()
         if ready is None:
             return RESTART

@@ -62,13 +62,19 @@ def job_params(scenario: Scenario) -> JobParams:
         interval_s=j.checkpoint.interval,
         write_s=j.checkpoint.write_time,
         persist_s=j.checkpoint.persist_time,
-        restart_s=j.restart.time,
+        restart_s=scenario.restart_s,
         failures_during_restart=j.restart.failures_during_restart,
         planned_per_s=j.planned_interruptions_per_day / DAYS,
         outage_s=scenario.power.trip_outage_time if scenario.power is not None else 0.0,
         compute_rate=1.0 / (1.0 + _throughput_cost(scenario)),
         ramp_s=scenario.power.job_ramp_time if scenario.power is not None else 0.0,
         waiting_failures_interrupt=j.restart.failures_while_waiting == "interrupt",
+        detect_s={c.name: c.detect_time for c in scenario.failures.causes if c.detect_time > 0},
+        strategy=j.recovery.strategy,
+        swap_s=j.recovery.swap_time or 0.0,
+        reconfigure_s=j.recovery.reconfigure_time,
+        replicas=j.recovery.replicas or 1,
+        min_replicas=j.recovery.min_replicas,
     )
 
 
@@ -110,7 +116,8 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int 
         path = scenario.failures.trace
         trace = _cached_trace(str(path), path.stat().st_mtime, tuple(causes))
     source = FailureSource(scenario, causes, rngs["failures"], trace)
-    fleet = Fleet(env, layout(scenario), causes, source, rngs["repairs"])
+    fleet = Fleet(env, layout(scenario), causes, source, rngs["repairs"],
+                  scenario.job.recovery.replicas)
     if scenario.failures.repair_start == "stationary" and trace is None:
         fleet.start_in_repair(rngs["repair_start"])
     job = Job(env, job_params(scenario), fleet, rngs["planned"], on_state=timeline)
@@ -187,9 +194,10 @@ class FailureDriver:
                 job.failed_while_waiting(self._names[cause])
             else:
                 interrupt = hit and job.interruptible()
-                fleet.fail(cause, unit)
+                broken = fleet.replica_losses
+                took = fleet.fail(cause, unit)
                 if interrupt:
-                    job.interrupt(self._names[cause])
+                    job.failure(self._names[cause], took, fleet.replica_losses > broken)
         self._schedule()
 
 
@@ -234,8 +242,10 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
         work_done_fraction=min(job.progress_s / scenario.work_seconds, 1.0),
         productive_hours=productive / HOURS,
         throttled_hours=led.throttled / HOURS,
+        degraded_hours=led.degraded / HOURS,
         checkpoint_hours=led.checkpoint / HOURS,
         lost_work_hours=led.lost_work / HOURS,
+        detect_hours=led.detect / HOURS,
         restart_hours=led.restart / HOURS,
         ramp_hours=led.ramp / HOURS,
         waiting_hours=led.waiting / HOURS,

@@ -21,13 +21,15 @@ STATE_COLORS = {
     "compute": "#2ca02c",
     "checkpoint": "#1f77b4",
     "restart": "#ff7f0e",
+    "detect": "#8c564b",
     "ramp": "#e377c2",
     "waiting": "#d62728",
     "outage": "#7f7f7f",
     "done": "#ffffff",
 }
-LEDGER_COLORS = dict(zip(LEDGER, ["#2ca02c", "#bcbd22", "#1f77b4", "#9467bd", "#ff7f0e",
-                                  "#e377c2", "#d62728", "#7f7f7f"], strict=True))
+LEDGER_COLORS = dict(zip(LEDGER, ["#2ca02c", "#bcbd22", "#17becf", "#1f77b4", "#9467bd",
+                                  "#8c564b", "#ff7f0e", "#e377c2", "#d62728", "#7f7f7f"],
+                         strict=True))
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -47,6 +49,9 @@ def _save(fig: Any, path: Path) -> None:
 
 def draw_ledger(summary: dict[str, Any], path: Path) -> None:
     """Where the wall-clock time went: mean hours per ledger category, with 95% CIs."""
+    # a summary written before a category existed has none of it
+    zero = {"mean": 0.0, "ci95_low": 0.0, "ci95_high": 0.0}
+    summary = {**{k: zero for k in LEDGER}, **summary}
     means = [summary[k]["mean"] or 0.0 for k in LEDGER]
     total = sum(means) or 1.0
     fig, (ax_bar, ax_tab) = plt.subplots(1, 2, figsize=(11, 3.6),

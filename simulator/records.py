@@ -15,8 +15,10 @@ METRICS: dict[str, str] = {
     "work_done_fraction": "fraction",
     "productive_hours": "h",
     "throttled_hours": "h",
+    "degraded_hours": "h",
     "checkpoint_hours": "h",
     "lost_work_hours": "h",
+    "detect_hours": "h",
     "restart_hours": "h",
     "ramp_hours": "h",
     "waiting_hours": "h",
@@ -67,8 +69,9 @@ def metric_range(name: str) -> tuple[float, float]:
     return (0.0, 1.0) if METRICS[name] == "fraction" else (0.0, math.inf)
 
 
-LEDGER = ("productive_hours", "throttled_hours", "checkpoint_hours", "lost_work_hours",
-          "restart_hours", "ramp_hours", "waiting_hours", "outage_hours")
+LEDGER = ("productive_hours", "throttled_hours", "degraded_hours", "checkpoint_hours",
+          "lost_work_hours", "detect_hours", "restart_hours", "ramp_hours", "waiting_hours",
+          "outage_hours")
 
 
 @dataclass
@@ -88,8 +91,10 @@ class ReplicationRecord:
     work_done_fraction: float
     productive_hours: float
     throttled_hours: float
+    degraded_hours: float
     checkpoint_hours: float
     lost_work_hours: float
+    detect_hours: float
     restart_hours: float
     ramp_hours: float
     waiting_hours: float

@@ -75,8 +75,10 @@ _ROWS: list[tuple[str, str, str | None]] = [
     ("planned_interruptions", "planned interruptions", None),
     ("productive_hours", "productive (h)", None),
     ("throttled_hours", "throttled by smoothing (h)", None),
+    ("degraded_hours", "below full width (h)", None),
     ("checkpoint_hours", "checkpoint (h)", None),
     ("lost_work_hours", "lost work (h)", None),
+    ("detect_hours", "failure detection (h)", None),
     ("restart_hours", "restart (h)", None),
     ("ramp_hours", "soft start and stop (h)", None),
     ("waiting_hours", "waiting for hardware (h)", None),
@@ -107,6 +109,10 @@ _ROWS: list[tuple[str, str, str | None]] = [
 ]
 
 
+#: time rows shown only when the scenario uses their mechanism (they are 0 otherwise)
+_ONLY_IF_USED = ("degraded_hours", "detect_hours")
+
+
 def render_run_table(console: Console, scenario: Scenario, summary: dict[str, Any]) -> None:
     """Print the simulated-vs-analytic table and the analytic block."""
     a = summary["analytic"]
@@ -121,13 +127,15 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
     table.add_column("95% CI", justify="right")
     table.add_column("analytic", justify="right")
     for key, label, akey in _ROWS:
-        est = summary[key]
-        if est["mean"] is None or not math.isfinite(est["mean"]):
+        est = summary.get(key)
+        if est is None or est["mean"] is None or not math.isfinite(est["mean"]):
             continue  # a metric that does not apply to this scenario
+        if key in _ONLY_IF_USED and est["mean"] == 0.0:
+            continue  # a mechanism the scenario does not use
         ci = f"[{_fmt(est['ci95_low'])}, {_fmt(est['ci95_high'])}]"
         analytic = ("n/a" if summary.get("analytic_caveats") else _fmt(a[akey])) if akey else ""
         table.add_row(label, _fmt(est["mean"]), ci, analytic)
-    ledger = [summary[k]["mean"] for k in LEDGER]
+    ledger = [summary[k]["mean"] if k in summary else 0.0 for k in LEDGER]
     if all(v is not None and math.isfinite(v) for v in ledger):
         # the rows from productive to site dark account for every hour of the wall clock
         table.add_row("sum of the time rows (h)", _fmt(sum(ledger)), "", "")
