@@ -5,5 +5,5 @@ Data flows one way: scenario file -> validated config (:mod:`simulator.config`) 
 (:mod:`simulator.stats`) -> tables, files and plots (:mod:`simulator.output`, :mod:`simulator.plots`).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 """The model version: sweep caches key on it, so bump it whenever results change."""

@@ -95,7 +95,7 @@ def analytic_for(scenario: Scenario) -> Analytic:
     lam = job_failure_rate(scenario)
     m = 1.0 / lam if lam > 0 else math.inf
     j = scenario.job
-    tau, delta, r = j.checkpoint.interval, j.checkpoint.write_time, scenario.restart_s
+    tau, delta, r = j.checkpoint.interval, j.checkpoint.write_s, scenario.restart_s
     if j.recovery.strategy == "hot_swap":
         r = float(j.recovery.swap_time or 0.0)  # each recovery remaps a spare (if one is free)
     ettr = daly_ettr(tau, delta, r, m, j.restart.failures_during_restart)

@@ -66,7 +66,7 @@ def estimate(scenario: Scenario) -> WorkEstimate:
     lam = job_failure_rate(scenario) + planned
     mtbf = 1.0 / lam if lam > 0 else math.inf
     try:
-        ettr = daly_ettr(job.checkpoint.interval, job.checkpoint.write_time, scenario.restart_s,
+        ettr = daly_ettr(job.checkpoint.interval, job.checkpoint.write_s, scenario.restart_s,
                          mtbf, job.restart.failures_during_restart)
     except OverflowError:
         ettr = 0.0
@@ -74,7 +74,8 @@ def estimate(scenario: Scenario) -> WorkEstimate:
     wall = work / ettr if ettr > 0 else math.inf
     span = min(scenario.run.horizon, wall)
     done = work * min(1.0, span / wall) if math.isfinite(wall) else span * max(ettr, 0.0)
-    checkpoints = done / job.checkpoint.interval
+    checkpoints = done / job.checkpoint.interval + sum(done / t.interval
+                                                      for t in job.checkpoint.tiers)
     failures = span * installed
     events = span * (2.0 * installed + planned) + 3.0 * checkpoints + 10.0
     trips = _worst_trips(scenario)

@@ -7,179 +7,30 @@ as SI floats: seconds, watts, joules, USD.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from simulator.catalog import CATALOG, GpuType
 from simulator.configbase import Model
-from simulator.distributions import Distribution, Exponential, Fixed, Lognormal, Weibull
+from simulator.failureconfig import (
+    SECONDS_PER_YEAR,
+    FailureCause,
+    FailuresConfig,
+    RepairTime,
+    RepairTimeConfig,
+    SlowdownConfig,
+    llama3_causes,
+)
 from simulator.jobconfig import CheckpointConfig, JobConfig, RecoveryConfig, RestartConfig
 from simulator.limits import DEFAULT_MAX_EVENTS, MAX_GPUS, MAX_REPLICATIONS
 from simulator.power.config import GpuWattsConfig, PowerConfig, SmoothingConfig
-from simulator.reference import LLAMA3_SOFTWARE, LLAMA3_TABLE5, llama3_rate_per_year
 from simulator.units import USD, Seconds, Watts
 
-SECONDS_PER_YEAR = 365.0 * 86400.0
-__all__ = ["CheckpointConfig", "JobConfig", "RecoveryConfig", "RestartConfig"]
+__all__ = ["SECONDS_PER_YEAR", "CheckpointConfig", "FailureCause", "FailuresConfig",
+           "JobConfig", "RecoveryConfig", "RepairTime", "RepairTimeConfig", "RestartConfig",
+           "SlowdownConfig", "llama3_causes"]
 
-
-
-def _scalar_is_fixed(value: Any) -> Any:
-    # `repair_time: 20 h` is shorthand for a fixed repair time.
-    if isinstance(value, int | float | str) and not isinstance(value, bool):
-        return {"distribution": "fixed", "value": value}
-    return value
-
-
-class RepairTimeConfig(Model):
-    """How long a failed unit stays out of service (seconds).
-
-    ``fixed`` takes ``value``; ``exponential`` takes ``mean``; ``lognormal`` takes ``median``
-    and ``mean`` (mean > median; the StepFun trace has median 0.85 d, mean 5.5 d).
-    """
-
-    distribution: Literal["fixed", "exponential", "lognormal"] = "lognormal"
-    value: Seconds | None = Field(default=None, ge=0)
-    mean: Seconds | None = Field(default=None, ge=0)
-    median: Seconds | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _check(self) -> RepairTimeConfig:
-        need = {"fixed": ("value",), "exponential": ("mean",), "lognormal": ("median", "mean")}
-        missing = [k for k in need[self.distribution] if getattr(self, k) is None]
-        if missing:
-            raise ValueError(f"{self.distribution} repair time needs {' and '.join(missing)}")
-        extra = [k for k in ("value", "mean", "median")
-                 if k not in need[self.distribution] and getattr(self, k) is not None]
-        if extra:
-            raise ValueError(f"{self.distribution} repair time does not take {', '.join(extra)}")
-        if self.distribution == "lognormal" and self.mean <= self.median:  # type: ignore[operator]
-            raise ValueError("lognormal repair time needs mean > median")
-        return self
-
-    def build(self) -> Distribution:
-        """The distribution object (seconds)."""
-        if self.distribution == "fixed":
-            return Fixed(float(self.value))  # type: ignore[arg-type]
-        if self.distribution == "exponential":
-            return Exponential(float(self.mean))  # type: ignore[arg-type]
-        return Lognormal(float(self.median), float(self.mean))  # type: ignore[arg-type]
-
-
-RepairTime = Annotated[RepairTimeConfig, BeforeValidator(_scalar_is_fixed)]
-
-
-class WeibullShape(Model):
-    shape: float = Field(ge=0.05, le=100, description="Weibull shape k (<1: infant mortality; "
-                                                       "published fits lie between 0.3 and 3)")
-
-
-class WeibullSpec(Model):
-    weibull: WeibullShape
-
-
-def _exponential_is_none(value: Any) -> Any:
-    # `distribution: exponential` is the default; anything else must be {weibull: {shape: k}}
-    if value is None or value == "exponential":
-        return None
-    if isinstance(value, str):
-        raise ValueError(f"unknown distribution {value!r}: use 'exponential' or {{weibull: {{shape: k}}}}")
-    return value
-
-
-InterFailure = Annotated[
-    WeibullSpec | None,
-    BeforeValidator(_exponential_is_none),
-    WithJsonSchema({
-        "anyOf": [
-            {"const": "exponential"},
-            {"type": "object", "additionalProperties": False, "required": ["weibull"],
-             "properties": {"weibull": {
-                 "type": "object", "additionalProperties": False, "required": ["shape"],
-                 "properties": {"shape": {"type": "number", "exclusiveMinimum": 0}}}}},
-        ],
-        "description": "'exponential' (default) or {weibull: {shape: k}}",
-    }),
-]
-
-
-class FailureCause(Model):
-    """One failure cause: every unit of kind ``per`` fails at this rate, independently."""
-
-    name: str = Field(min_length=1)
-    per: Literal["gpu", "node", "rack"]
-    rate_per_year: float | None = Field(default=None, ge=0, le=1e6,
-                                         description="failures per unit-year")
-    mtbf: Seconds | None = Field(default=None, gt=0, description="mean time between failures per unit")
-    distribution: InterFailure = None
-    repair_time: RepairTime | None = Field(
-        default=None, description="overrides cluster.repair_time for this cause")
-    detect_time: Seconds = Field(
-        default=0.0, ge=0, description="the job sits stalled this long before the failure is "
-                                       "noticed (a hang until a watchdog fires)")
-
-    @model_validator(mode="after")
-    def _one_rate(self) -> FailureCause:
-        if (self.rate_per_year is None) == (self.mtbf is None):
-            raise ValueError("give exactly one of rate_per_year or mtbf")
-        return self
-
-    @property
-    def rate_per_s(self) -> float:
-        """Per-unit failure rate in 1/s."""
-        if self.mtbf is not None:
-            return 1.0 / self.mtbf
-        return float(self.rate_per_year) / SECONDS_PER_YEAR  # type: ignore[arg-type]
-
-    @property
-    def weibull_shape(self) -> float | None:
-        return None if self.distribution is None else self.distribution.weibull.shape
-
-    def inter_failure(self) -> Distribution:
-        """Per-unit time between failures (seconds)."""
-        mean = 1.0 / self.rate_per_s if self.rate_per_s > 0 else float("inf")
-        shape = self.weibull_shape
-        return Exponential(mean) if shape is None else Weibull(shape, mean)
-
-
-def llama3_causes() -> list[FailureCause]:
-    """Table 5 of the Llama 3 paper as per-unit causes (the default failure mix)."""
-    return [
-        FailureCause(
-            name=name, per=per,  # type: ignore[arg-type]
-            rate_per_year=round(llama3_rate_per_year(name), 6),
-            repair_time=0.0 if name in LLAMA3_SOFTWARE else None,
-        )
-        for name, _, per in LLAMA3_TABLE5
-    ]
-
-
-class FailuresConfig(Model):
-    """Failure causes (default: the Llama 3 Table 5 mix) or a trace to replay."""
-
-    causes: list[FailureCause] = Field(default_factory=llama3_causes)
-    trace: Path | None = Field(
-        default=None, description="CSV of time,cause,unit events replayed instead of sampling")
-    weibull_start: Literal["stationary", "new"] = Field(
-        default="stationary",
-        description="Weibull units start at a random point of their renewal cycle, or brand new")
-    repair_start: Literal["healthy", "stationary"] = Field(
-        default="healthy",
-        description="every unit in service at t = 0, or repairs already under way as in a "
-                    "cluster that has been running (each unit down with its long-run "
-                    "probability rE[R]/(1 + rE[R]), for the rest of a length-biased repair)")
-
-    @model_validator(mode="after")
-    def _unique(self) -> FailuresConfig:
-        names = [c.name for c in self.causes]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"duplicate cause names: {', '.join(dup)}")
-        if "planned" in names or "power_trip" in names:
-            raise ValueError("'planned' and 'power_trip' are reserved cause names")
-        return self
 
 
 def _gpu_name(value: Any) -> Any:
@@ -248,6 +99,10 @@ class ClusterConfig(Model):
     repair_time: RepairTime = Field(
         default_factory=lambda: RepairTimeConfig(distribution="lognormal", median=20 * 3600.0,
                                                  mean=5.5 * 86400.0))
+    spare_unit: Literal["node", "rack"] = Field(
+        default="node",
+        description="what replaces a failed node: a spare node, or (rack) a whole spare rack, "
+                    "for jobs laid out in NVLink domains such as NVL72 racks")
 
     @model_validator(mode="after")
     def _check(self) -> ClusterConfig:
@@ -345,6 +200,20 @@ class Scenario(Model):
         if gpus % c.gpus_per_node:
             raise ValueError(f"job.gpus ({gpus}) must be a multiple of cluster.gpus_per_node "
                              f"({c.gpus_per_node})")
+        return self
+
+    @model_validator(mode="after")
+    def _whole_racks(self) -> Scenario:
+        if self.cluster.spare_unit != "rack":
+            return self
+        from simulator.layout import layout
+
+        for g in layout(self):
+            npr = g.nodes_per_rack
+            if g.job_nodes % npr or g.nodes % npr:
+                raise ValueError(f"cluster.spare_unit: rack needs whole racks: the job's "
+                                 f"{g.job_nodes:,} nodes and all {g.nodes:,} nodes of "
+                                 f"the {g.config.gpu} group must be multiples of nodes_per_rack ({npr})")
         return self
 
     @model_validator(mode="after")

@@ -190,6 +190,8 @@ def analytic_caveats(scenario: Scenario, records: Sequence[ReplicationRecord]) -
     if rec.strategy == "hot_swap" and any(_restarts_in_place(scenario, c)
                                           for c in scenario.failures.causes):
         out.append("hot swap with causes that take no node out (they restart fully)")
+    if scenario.job.checkpoint.tiers:
+        out.append("checkpoint tiers (the closed forms have one checkpoint)")
     if any(c.detect_time > 0 for c in scenario.failures.causes):
         out.append("detection times (the closed forms have one restart time)")
     n = len(records)

@@ -45,7 +45,7 @@ class CauseSpec:
 
     Attributes:
         name: cause name as in the scenario file.
-        per: failure unit kind: ``gpu``, ``node`` or ``rack``.
+        per: failure unit kind: ``gpu``, ``node``, ``rack`` or ``domain``.
         units: installed units of this kind in the group (spare nodes included).
         rate_per_s: per-unit failure rate in 1/s.
         weibull_shape: None for exponential.
@@ -53,7 +53,8 @@ class CauseSpec:
         group: index of the node group.
         node_offset: global index of the group's first node.
         group_nodes: nodes in the group.
-        gpus_per_node, nodes_per_rack: the group's packaging.
+        gpus_per_node, nodes_per_rack: the group's packaging (for a domain cause,
+            nodes_per_rack holds the domain's nodes).
     """
 
     name: str
@@ -88,17 +89,17 @@ def resolve_causes(scenario: Scenario) -> list[CauseSpec]:
         repair = cause.repair_time.build() if cause.repair_time is not None else default_repair
         for g in layout(scenario):
             specs.append(CauseSpec(
-                name=cause.name, per=cause.per, units=g.units(cause.per),
+                name=cause.name, per=cause.per, units=g.units(cause.per, cause.domain_nodes),
                 rate_per_s=cause.rate_per_s * g.config.failure_scale,
                 weibull_shape=cause.weibull_shape, repair=repair, group=g.index,
                 node_offset=g.offset, group_nodes=g.nodes, gpus_per_node=g.gpus_per_node,
-                nodes_per_rack=g.nodes_per_rack))
+                nodes_per_rack=cause.domain_nodes or g.nodes_per_rack))
     return specs
 
 
 def job_failure_rate(scenario: Scenario) -> float:
     """Λ = Σ_types Σ_causes (units in the job × per-unit rate), in 1/s (mean rates)."""
-    return sum(g.job_units(c.per) * c.rate_per_s * g.config.failure_scale
+    return sum(g.job_units(c.per, c.domain_nodes) * c.rate_per_s * g.config.failure_scale
                for g in layout(scenario) for c in scenario.failures.causes)
 
 

@@ -11,6 +11,7 @@ State is kept in counts and small sets, so each event costs O(nodes of the faile
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
@@ -18,6 +19,9 @@ import simpy
 from simulator.distributions import Draws
 from simulator.failures import CauseSpec, FailureSource
 from simulator.layout import Group
+
+if TYPE_CHECKING:
+    from simulator.badnodes import BadNodes
 
 
 class Fleet:
@@ -34,11 +38,14 @@ class Fleet:
         repair_rng: random stream for repair times.
         replicas: data-parallel replicas the job's nodes form (an elastic job), each of
             job nodes / replicas consecutive slots; None: not tracked.
+        rack_swap: the job holds whole racks (an NVLink domain such as an NVL72): a node
+            failure takes its rack out of the job, and a spare rack whose nodes are all
+            healthy takes its place (the rack's healthy nodes idle until it is whole).
     """
 
     def __init__(self, env: simpy.Environment, groups: list[Group], causes: list[CauseSpec],
                  source: FailureSource, repair_rng: np.random.Generator,
-                 replicas: int | None = None):
+                 replicas: int | None = None, rack_swap: bool = False):
         self.env = env
         self.groups = groups
         self.causes = causes
@@ -68,6 +75,24 @@ class Fleet:
         self.replica_losses = 0  # replicas broken so far (even if a spare mended them at once)
         #: called with the share of replicas up when it changes (an elastic job listens)
         self.on_width: Callable[[float], None] | None = None
+        # imperfect repair and retirement (see :mod:`simulator.badnodes`)
+        self.bad: BadNodes | None = None
+        self.repair_success = 1.0
+        self.retire_after: int | None = None
+        self.retired: set[int] = set()
+        self._failed_times: dict[int, int] = {}
+        self._health_rng: np.random.Generator | None = None
+        # GPUs out of service (in repair or retired), integrated over time
+        self._gpn = [g.gpus_per_node for g in groups]
+        self.gpus_down = 0
+        self.gpu_seconds_down = 0.0
+        self._since = 0.0
+        self.rack_swap = rack_swap
+        self.free_racks: list[set[int]] = []  # racks wholly healthy and outside the job
+        for g in groups:
+            npr = g.nodes_per_rack
+            self.free_racks.append({r for r in range(g.job_nodes // npr, g.nodes // npr)}
+                                   if rack_swap else set())
         if self.replicas:
             self._per_replica = self.job_nodes // self.replicas
             self._slot: dict[int, int] = {}
@@ -92,7 +117,20 @@ class Fleet:
         return any(self.in_job[nodes.start:nodes.stop])
 
     def is_failed(self, cause: int, unit: int) -> bool:
-        return unit in self.failed_units[cause]
+        """Whether the unit is out of service (under repair, or its node retired)."""
+        if unit in self.failed_units[cause]:
+            return True
+        if self.retired:
+            nodes = self.causes[cause].nodes_of(unit)
+            return all(n in self.retired for n in nodes)
+        return False
+
+    def imperfect(self, bad: BadNodes | None, repair_success: float, retire_after: int | None,
+                  rng: np.random.Generator) -> None:
+        """Repairs that fail with probability 1 − ``repair_success`` return their nodes bad;
+        a node that has failed ``retire_after`` times is retired instead of repaired."""
+        self.bad, self.repair_success, self.retire_after = bad, repair_success, retire_after
+        self._health_rng = rng
 
     def held(self, group: int) -> int:
         """Healthy nodes of the group the job holds."""
@@ -164,19 +202,22 @@ class Fleet:
         spec = self.causes[cause]
         self.failed_units[cause].add(unit)
         nodes = spec.nodes_of(unit)
-        free = self.free[spec.group]
+        group = spec.group
+        free = self.free[group]
+        self._integrate()
         for n in nodes:
             if self.down[n] == 0:
                 self.nodes_down += 1
+                self.gpus_down += self._gpn[group]
+                if self.rack_swap:
+                    self._rack_out(n, group)
                 if self.in_job[n]:
-                    self.in_job[n] = 0
-                    self.deficit[spec.group] += 1
-                    self.missing += 1
-                    if self.replicas:
-                        self._vacate(n, spec.group)
+                    self._leave(n, group)
                 else:
                     free.discard(n)
             self.down[n] += 1
+            if self.retire_after is not None:
+                self._failed_times[n] = self._failed_times.get(n, 0) + 1
         self._refill(spec.group)
         if self.on_change is not None:
             self.on_change()
@@ -186,29 +227,105 @@ class Fleet:
     def _repaired(self, cause: int, unit: int, nodes: range) -> None:
         self.failed_units[cause].discard(unit)
         group = self.causes[cause].group
+        if self._health_rng is not None:
+            nodes = self._after_repair(nodes, group)
+        self._integrate()
         for n in nodes:
             self.down[n] -= 1
             if self.down[n] == 0:
                 self.nodes_down -= 1
+                self.gpus_down -= self._gpn[group]
                 self.free[group].add(n)
+                if self.rack_swap:
+                    self._rack_back(n, group)
         self._refill(group)
         if self.on_change is not None:
             self.on_change()
+
+    def _after_repair(self, nodes: range, group: int) -> list[int]:
+        """The nodes a repair returns to service: a node failed ``retire_after`` times is
+        retired instead (it stays down); a repair that did not fix the node returns it bad."""
+        back = []
+        for n in nodes:
+            if self.retire_after is not None and self._failed_times.get(n, 0) >= self.retire_after:
+                if n not in self.retired:
+                    self.retired.add(n)
+                    if self.bad is not None:
+                        self.bad.retired.add(n)
+                continue
+            back.append(n)
+        if back and self.repair_success < 1.0 and self.bad is not None \
+                and float(self._health_rng.random()) >= self.repair_success:  # type: ignore[union-attr]
+            for n in back:
+                self.bad.make_bad(n, group)
+        return back
 
     def _refill(self, group: int) -> None:
         # Swap healthy free nodes of the same type into the job (set order of ints is
         # deterministic, so runs stay reproducible).
         free = self.free[group]
-        while self.deficit[group] and free:
-            n = free.pop()
-            self.in_job[n] = 1
-            self.deficit[group] -= 1
-            self.missing -= 1
-            if self.replicas:
-                self._fill(n, group)
+        if self.rack_swap:
+            racks, npr = self.free_racks[group], self.groups[group].nodes_per_rack
+            first = self.groups[group].offset
+            while self.deficit[group] and racks:
+                r = racks.pop()
+                for n in range(first + r * npr, first + (r + 1) * npr):
+                    free.discard(n)
+                    self._join(n, group)
+        else:
+            while self.deficit[group] and free:
+                self._join(free.pop(), group)
         if self.missing == 0 and self._waiter is not None:
             waiter, self._waiter = self._waiter, None
             waiter.succeed()
+
+    def _join(self, n: int, group: int) -> None:
+        self.in_job[n] = 1
+        self.deficit[group] -= 1
+        self.missing -= 1
+        if self.replicas:
+            self._fill(n, group)
+
+    def _leave(self, n: int, group: int) -> None:
+        self.in_job[n] = 0
+        self.deficit[group] += 1
+        self.missing += 1
+        if self.replicas:
+            self._vacate(n, group)
+
+    def _integrate(self) -> None:
+        now = self.env.now
+        self.gpu_seconds_down += self.gpus_down * (now - self._since)
+        self._since = now
+
+    def finish(self) -> None:
+        """Bring the out-of-service integral up to now."""
+        self._integrate()
+
+    # -- whole racks (rack_swap) ------------------------------------------------------------
+    def _rack_nodes(self, n: int, group: int) -> tuple[int, range]:
+        g = self.groups[group]
+        r = (n - g.offset) // g.nodes_per_rack
+        first = g.offset + r * g.nodes_per_rack
+        return r, range(first, first + g.nodes_per_rack)
+
+    def _rack_out(self, n: int, group: int) -> None:
+        """Node n goes down: its rack is no spare, and if the job held it, it leaves whole
+        (its healthy nodes become idle)."""
+        r, nodes = self._rack_nodes(n, group)
+        self.free_racks[group].discard(r)
+        if not self.in_job[n]:
+            return
+        for m in nodes:
+            if m != n and self.in_job[m]:
+                self._leave(m, group)
+                if self.down[m] == 0:
+                    self.free[group].add(m)
+
+    def _rack_back(self, n: int, group: int) -> None:
+        r, nodes = self._rack_nodes(n, group)
+        if all(self.down[m] == 0 and not self.in_job[m] for m in nodes):
+            self.free_racks[group].add(r)
 
     # -- replicas (elastic jobs) ------------------------------------------------------------
     def _vacate(self, node: int, group: int) -> None:

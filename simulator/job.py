@@ -14,9 +14,9 @@ failed node's data-parallel replica after a reconfiguration stall and goes on at
 proportionally lower rate without rolling back, until the replica is whole again.
 
 The time ledger (seconds) always sums to the elapsed wall clock:
-``productive + throttled + degraded + checkpoint + lost_work + detect + restart + ramp +
-waiting + outage``, where ``degraded`` is compute time an elastic job's missing replicas
-cost.
+``productive + throttled + degraded + slow + checkpoint + lost_work + detect + restart +
+ramp + waiting + outage``, where ``degraded`` is compute time an elastic job's missing
+replicas cost and ``slow`` what stragglers cost (see :mod:`simulator.stragglers`).
 With a soft start (``ramp_s`` > 0) the job ramps its power up before it computes, at the
 start and after every restart, and down after its last checkpoint; ramping costs its time.
 Compute runs at ``compute_rate`` work-seconds per second (below 1 when power smoothing costs
@@ -30,12 +30,17 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
+from simulator.checkpoints import Checkpoints
 from simulator.fleet import Fleet
 from simulator.jobparams import JobParams, Ledger, PowerHook
+
+if TYPE_CHECKING:
+    from simulator.stragglers import Stragglers
 
 __all__ = ["Job", "JobParams", "Ledger", "PowerHook"]
 
@@ -46,7 +51,8 @@ RUNNING = frozenset({COMPUTE, CHECKPOINT, RESTART, RAMP})
 #: the interruption cause of a site power trip
 POWER_TRIP = "power_trip"
 PLANNED = "planned"  # the cause a planned stop's restart is booked to
-#: the interrupt cause that tells an elastic job its width changed (no failure, no stall)
+#: the interrupt cause that tells a computing job its pace changed (an elastic job's width,
+#: or a straggler's slowness): no failure, no stall
 WIDTH = "width"
 #: the cause a wait at launch is booked to (repairs under way at t = 0 left the job short)
 REPAIRS_AT_START = "repairs_at_start"
@@ -74,7 +80,6 @@ class Job:
     power: PowerHook | None = None
     state: str = COMPUTE
     progress_s: float = 0.0  # compute done on the surviving line of work
-    saved_s: float = 0.0  # progress covered by a recoverable checkpoint
     ledger: Ledger = field(default_factory=Ledger)
     interruptions: Counter = field(default_factory=Counter)
     #: what each cause cost (s): work lost, restarts (with their ramps), and time down after it
@@ -87,18 +92,22 @@ class Job:
     done_at: float | None = None
     stopping: bool = False  # ramping down after the last checkpoint (the work is done)
     _phase_start: float = 0.0
-    _pending: list[tuple[float, float]] = field(default_factory=list)  # (progress, recoverable at)
     _next_planned: float = float("inf")
     _ready: simpy.Event | None = None
     _deferred: str | None = None  # a node lost during an immune restart, settled at its end
     _recover_s: float = 0.0  # length of the restart under way (full, swap or reconfigure)
     _after_detect: str = RESTART  # where a detection stall leads
-    _rolled_back: bool = True  # whether the last interruption rolled back to a checkpoint
+    _restore_s: float = 0.0  # extra restart time to restore from the tier rolled back to
+    _per: str = "node"  # the unit kind of the failure being handled
     _width: float = 1.0  # share of the replicas training (elastic), 1 otherwise
+    _slow: float = 1.0  # step-time factor of the slowest straggler while computing
+    #: the fail-slow episodes (their ``factor``), if the scenario has any
+    stragglers: Stragglers | None = None
     _detect_s: float = 0.0  # length of the detection stall under way
     _took_node: bool = False  # whether the failure being handled took a node out
 
     def __post_init__(self) -> None:
+        self.copies = Checkpoints(self.params.tiers, self.params.compute_rate)
         self._recover_s = self.params.restart_s
         self._elastic = self.params.strategy == "elastic"
         if self._elastic:
@@ -114,18 +123,24 @@ class Job:
             return self.params.failures_during_restart
         return self.state in RUNNING and not self.stopping
 
-    def interrupt(self, cause: str, took_node: bool = False) -> None:
+    def interrupt(self, cause: str, took_node: bool = False, per: str = "node") -> None:
         """Stop the job for ``cause``; ``took_node``: the failure took a node out of service
-        (a hot swap needs one to replace; a software fault restarts in place)."""
-        self._took_node = took_node
+        (a hot swap needs one to replace; a software fault restarts in place); ``per``: the
+        failed unit's kind (a rack takes peer checkpoint copies with it)."""
+        self._took_node, self._per = took_node, per
         self.process.interrupt(cause)
 
-    def failure(self, cause: str, took_node: bool, replica_lost: bool) -> None:
+    def failure(self, cause: str, took_node: bool, replica_lost: bool, per: str) -> None:
         """A failure of a node the job holds, while it runs. An elastic job whose failed node
         sat in a replica already out carries on untouched."""
         if self._elastic and took_node and not replica_lost:
             return
-        self.interrupt(cause, took_node)
+        self.interrupt(cause, took_node, per)
+
+    def pace_changed(self) -> None:
+        """The slowest straggler changed: a computing job re-plans at the new pace."""
+        if self.state is COMPUTE and not self.stopping:
+            self.process.interrupt(WIDTH)
 
     def _width_changed(self, width: float) -> None:
         # an elastic job computing re-plans when a replica rejoins (a loss arrives as a failure)
@@ -138,6 +153,7 @@ class Job:
         no spare took the node's place by its end, the job waits for it and restarts again."""
         if self._deferred is None:
             self._deferred = cause
+            self._took_node = True
 
     def failed_while_waiting(self, cause: str) -> None:
         """A node the job holds failed while it waits for hardware."""
@@ -150,7 +166,8 @@ class Job:
         env, p = self.env, self.params
         timeout, interrupt_type, probe, power = env.timeout, simpy.Interrupt, self.on_state, self.power
         elastic = self._elastic
-        state, since_ckpt = (RAMP if p.ramp_s > 0 else COMPUTE), 0.0
+        copies = self.copies
+        state = RAMP if p.ramp_s > 0 else COMPUTE
         launching = False
         if self.fleet.missing:  # repairs under way at the start left the job short of nodes
             self._ready, state, launching = self.fleet.nodes_ready(), WAITING, True
@@ -164,10 +181,14 @@ class Job:
             if state is COMPUTE:
                 if elastic:
                     self._width = self.fleet.width
-                duration = max(min(p.interval_s - since_ckpt, (p.work_s - self.progress_s)
-                                   / (p.compute_rate * self._width)), 0.0)
+                if self.stragglers is not None:
+                    self._slow = self.stragglers.factor
+                rate = p.compute_rate * self._width / self._slow
+                duration = max(min(copies.until_due(self.progress_s, rate),
+                                   (p.work_s - self.progress_s) / rate), 0.0)
             elif state is CHECKPOINT:
-                duration = p.write_s
+                duration = copies.start_write(self.progress_s,
+                                              self.progress_s >= p.work_s * (1.0 - 1e-12))
             elif state is RESTART:
                 duration = self._recover_s
             elif state is OUTAGE:
@@ -194,23 +215,17 @@ class Job:
             elapsed = env.now - start if cause is not None or duration < 0 else duration
             if state is COMPUTE:
                 self._book(COMPUTE, elapsed)
-                since_ckpt += elapsed
+                copies.computed(elapsed)
             else:
                 self._book(state, elapsed)
             if cause is not None:
                 if cause is WIDTH:
                     continue  # same state, at the new width
                 state = self._interrupted(cause)
-                if self._rolled_back:
-                    since_ckpt = 0.0
             elif state == COMPUTE:
                 state = CHECKPOINT
             elif state == CHECKPOINT:
-                since_ckpt = 0.0
-                if p.persist_s > 0:
-                    self._pending.append((self.progress_s, env.now + p.persist_s))
-                else:
-                    self.saved_s = self.progress_s
+                copies.written(self.progress_s, env.now)
                 if self.progress_s >= p.work_s * (1.0 - 1e-12):
                     if p.ramp_s > 0:
                         self.stopping, state = True, RAMP
@@ -221,8 +236,7 @@ class Job:
                 if env.now >= self._next_planned:
                     # planned stop at a checkpoint boundary: let the checkpoint persist, restart
                     self.planned += 1
-                    self.saved_s = self.progress_s
-                    self._pending.clear()
+                    copies.save_all(self.progress_s)
                     # requests form a Poisson process in wall-clock time, each served at
                     # the next boundary: the next one counts from this request, not from now
                     self._next_planned += float(
@@ -264,15 +278,18 @@ class Job:
         """Add time spent in ``state`` to the ledger."""
         led = self.ledger
         if state == COMPUTE:
-            rate, width = self.params.compute_rate, self._width
+            rate, width, slow = self.params.compute_rate, self._width, self._slow
             led.compute += elapsed
-            self.progress_s += elapsed * rate * width
+            self.progress_s += elapsed * rate * width / slow
             led.throttled += elapsed * (1.0 - rate)
             if width < 1.0:
                 led.degraded += elapsed * rate * (1.0 - width)
+            if slow > 1.0:
+                led.slow += elapsed * rate * width * (1.0 - 1.0 / slow)
             self._blame = None
         elif state == CHECKPOINT:
             led.checkpoint += elapsed
+            self.copies.book_write(elapsed)
         elif state == DETECT:
             led.detect += elapsed
             if self._blame is not None:
@@ -303,40 +320,39 @@ class Job:
         if self._elastic and cause != POWER_TRIP and cause != PLANNED \
                 and self.fleet.replicas_up >= p.min_replicas:
             # drop the failed replica: the survivors hold the state, nothing rolls back
-            self._rolled_back = False
+            self.copies.keep_schedule()
             self._recover_s = p.reconfigure_s
             nxt = RESTART
         else:
-            self._roll_back(cause)
+            self._restore_s = self._roll_back(cause)
             if cause == POWER_TRIP:
                 return OUTAGE
             nxt = self._after_outage()
             if nxt is RESTART and self._took_node and p.strategy == "hot_swap":
-                self._recover_s = p.swap_s  # a spare already took the node's place
+                # a spare already took the node's place
+                self._recover_s = p.swap_s + self._restore_s
         detect = p.detect_s.get(cause, 0.0) if p.detect_s else 0.0
         if detect > 0:
             self._detect_s, self._after_detect = detect, nxt
             return DETECT
         return nxt
 
-    def _roll_back(self, cause: str) -> None:
-        """Back to the last recoverable checkpoint."""
-        self._rolled_back = True
-        if self._pending:
-            now = self.env.now
-            for progress, ready_at in self._pending:
-                if ready_at <= now:
-                    self.saved_s = max(self.saved_s, progress)
-            self._pending.clear()
-        lost = self.progress_s - self.saved_s
+    def _roll_back(self, cause: str) -> float:
+        """Back to the freshest checkpoint copy that survived; the extra time restoring from
+        its tier takes (s)."""
+        power_trip = cause == POWER_TRIP
+        saved, tier = self.copies.recover(self.progress_s, self.env.now, power_trip,
+                                          self._took_node and not power_trip, self._per)
+        lost = self.progress_s - saved
         self.ledger.lost_work += lost
         self.lost_by_cause[cause] += lost
-        self.progress_s = self.saved_s
+        self.progress_s = saved
+        return self.params.tiers[tier].restore_s
 
     def _after_outage(self) -> str:
         """Restart at once if the job has its nodes (an elastic job: enough replicas), else
         wait for repairs."""
-        self._recover_s = self.params.restart_s
+        self._recover_s = self.params.restart_s + self._restore_s
         if self._elastic and self.fleet.replicas_up >= self.params.min_replicas:
             return RESTART
         ready = self.fleet.nodes_ready()

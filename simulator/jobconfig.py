@@ -16,14 +16,89 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from simulator.configbase import Model
 from simulator.limits import MAX_GPUS
-from simulator.units import Seconds
+from simulator.units import Bytes, BytesPerSecond, Seconds
+
+#: the name the persistent checkpoint goes by beside its tiers
+PERSISTENT = "persistent"
+
+
+def _check_sized(model: Any, what: str) -> None:
+    """size and bandwidth come together, and instead of write_time."""
+    if model.size is None and model.bandwidth is None:
+        return
+    if model.size is None or model.bandwidth is None:
+        raise ValueError(f"{what}: give both size and bandwidth (write_time = size / bandwidth)")
+    if "write_time" in model.model_fields_set:
+        raise ValueError(f"{what}: give write_time or size and bandwidth, not both")
+
+
+def _write_s(model: Any) -> float:
+    """The write stall (s): write_time, or size / bandwidth."""
+    if model.size is not None and model.bandwidth is not None:
+        return float(model.size / model.bandwidth)
+    return float(model.write_time)
+
+
+class CheckpointTier(Model):
+    """A faster checkpoint between persistent ones, e.g. into host memory with a copy on a
+    peer node (GEMINI, SOSP 2023; ByteRobust). ``location`` says which failures it survives:
+    ``local`` (host memory or local disk: only failures that take no node out, such as a
+    crashed process), ``peer`` (also a copy on another node: every node or GPU failure, not a
+    rack failure or a dark site) or ``storage`` (everything)."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")
+    interval: Seconds = Field(gt=0, description="compute time between this tier's checkpoints")
+    write_time: Seconds = Field(default=0.0, ge=0, description="GPUs stall this long per write")
+    size: Bytes | None = Field(default=None, gt=0, description="checkpoint size (with bandwidth)")
+    bandwidth: BytesPerSecond | None = Field(default=None, gt=0,
+                                             description="write bandwidth (with size)")
+    persist_time: Seconds = Field(default=0.0, ge=0,
+                                  description="after the write, until the copy is recoverable")
+    location: Literal["local", "peer", "storage"] = "peer"
+    restore_time: Seconds = Field(default=0.0, ge=0,
+                                  description="added to the restart when recovering from it")
+
+    @model_validator(mode="after")
+    def _sized(self) -> CheckpointTier:
+        _check_sized(self, f"tier {self.name}")
+        return self
+
+    @property
+    def write_s(self) -> float:
+        """The write stall (s)."""
+        return _write_s(self)
 
 
 class CheckpointConfig(Model):
+    """The persistent checkpoint (to storage: it survives every failure), and optional
+    faster ``tiers`` between persistent ones. Recovery rolls back to the freshest copy that
+    survived the failure."""
+
     interval: Seconds = Field(gt=0, description="compute time between checkpoints")
     write_time: Seconds = Field(default=0.0, ge=0, description="GPUs stall this long per checkpoint")
+    size: Bytes | None = Field(default=None, gt=0, description="checkpoint size (with bandwidth)")
+    bandwidth: BytesPerSecond | None = Field(default=None, gt=0,
+                                             description="write bandwidth (with size)")
     persist_time: Seconds = Field(
         default=0.0, ge=0, description="after the write ends, until the checkpoint is recoverable")
+    tiers: list[CheckpointTier] = Field(default_factory=list, max_length=8)
+
+    @model_validator(mode="after")
+    def _sized(self) -> CheckpointConfig:
+        _check_sized(self, "checkpoint")
+        names = [t.name for t in self.tiers]
+        dup = sorted({n for n in names if names.count(n) > 1} | ({PERSISTENT} & set(names)))
+        if dup:
+            raise ValueError(f"tier names must be unique and not {PERSISTENT!r}: "
+                             f"{', '.join(dup)}")
+        return self
+
+
+    @property
+    def write_s(self) -> float:
+        """The persistent checkpoint's write stall (s)."""
+        return _write_s(self)
+
 
 
 class RestartConfig(Model):

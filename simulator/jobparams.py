@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from simulator.checkpoints import Tier
+
 
 class PowerHook(Protocol):
     """What the job tells the power system (see :mod:`simulator.power.coupling`)."""
@@ -20,9 +22,7 @@ class JobParams:
 
     Attributes:
         work_s: failure-free compute time to finish.
-        interval_s: compute time between checkpoints (τ).
-        write_s: checkpoint write stall (δ).
-        persist_s: delay after the write until the checkpoint is recoverable.
+        tiers: the checkpoint tiers, the persistent one (τ, δ and persist lag) first.
         restart_s: restart time (R).
         outage_s: how long a power trip keeps the site dark.
         failures_during_restart: whether failures can interrupt a restart.
@@ -40,9 +40,7 @@ class JobParams:
     """
 
     work_s: float
-    interval_s: float
-    write_s: float
-    persist_s: float
+    tiers: tuple[Tier, ...]
     restart_s: float
     failures_during_restart: bool
     planned_per_s: float
@@ -65,6 +63,7 @@ class Ledger:
     compute: float = 0.0  # all compute, later split into productive, throttled, degraded, lost
     throttled: float = 0.0  # compute time a slowdown cost (rate below 1)
     degraded: float = 0.0  # compute time missing replicas cost (an elastic job below width)
+    slow: float = 0.0  # compute time stragglers cost (the job at its slowest member's pace)
     checkpoint: float = 0.0
     lost_work: float = 0.0
     detect: float = 0.0
@@ -75,4 +74,4 @@ class Ledger:
 
     @property
     def productive(self) -> float:
-        return self.compute - self.lost_work - self.throttled - self.degraded
+        return self.compute - self.lost_work - self.throttled - self.degraded - self.slow

@@ -52,12 +52,17 @@ class Group:
     def job_racks(self) -> int:
         return math.ceil(self.job_nodes / self.config.nodes_per_rack)
 
-    def units(self, per: str) -> int:
-        """Installed units of a failure kind (spares included)."""
+    def units(self, per: str, domain_nodes: int | None = None) -> int:
+        """Installed units of a failure kind (spares included); a domain is ``domain_nodes``
+        consecutive nodes."""
+        if per == "domain":
+            return math.ceil(self.nodes / (domain_nodes or 1))
         return {"gpu": self.nodes * self.gpus_per_node, "node": self.nodes, "rack": self.racks}[per]
 
-    def job_units(self, per: str) -> int:
-        """Units of a failure kind that the job uses (racks: every rack it touches)."""
+    def job_units(self, per: str, domain_nodes: int | None = None) -> int:
+        """Units of a failure kind that the job uses (racks, domains: every one it touches)."""
+        if per == "domain":
+            return math.ceil(self.job_nodes / (domain_nodes or 1))
         return {"gpu": self.job_nodes * self.gpus_per_node, "node": self.job_nodes,
                 "rack": self.job_racks}[per]
 

@@ -16,18 +16,23 @@ from typing import Any
 import numpy as np
 import simpy
 
+from simulator.badnodes import BadNodes
+from simulator.checkpoints import Tier
 from simulator.config import Scenario
+from simulator.driver import FailureDriver
 from simulator.failures import CauseSpec, FailureSource, read_trace, resolve_causes
 from simulator.fleet import Fleet
 from simulator.job import Job, JobParams
+from simulator.jobconfig import PERSISTENT
 from simulator.layout import layout
 from simulator.power.coupling import PowerCoupling
 from simulator.power.load import MECHANISMS
 from simulator.power.plant import PowerMetrics, SegmentLog
 from simulator.records import ReplicationRecord
+from simulator.stragglers import Stragglers, slowdown_specs
 
 #: child random streams per replication, one per random component (common random numbers)
-STREAMS = ("failures", "repairs", "planned", "power", "repair_start")
+STREAMS = ("failures", "repairs", "planned", "power", "repair_start", "slowdowns", "bad_nodes")
 HOURS = 3600.0
 DAYS = 86400.0
 
@@ -57,11 +62,12 @@ def _cached_trace(path: str, mtime: float, causes: tuple[CauseSpec, ...]):
 
 def job_params(scenario: Scenario) -> JobParams:
     j = scenario.job
+    ck = j.checkpoint
     return JobParams(
         work_s=scenario.work_seconds,
-        interval_s=j.checkpoint.interval,
-        write_s=j.checkpoint.write_time,
-        persist_s=j.checkpoint.persist_time,
+        tiers=(Tier(PERSISTENT, ck.interval, ck.write_s, ck.persist_time),
+               *(Tier(t.name, t.interval, t.write_s, t.persist_time, t.location, t.restore_time)
+                 for t in ck.tiers)),
         restart_s=scenario.restart_s,
         failures_during_restart=j.restart.failures_during_restart,
         planned_per_s=j.planned_interruptions_per_day / DAYS,
@@ -116,8 +122,9 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int 
         path = scenario.failures.trace
         trace = _cached_trace(str(path), path.stat().st_mtime, tuple(causes))
     source = FailureSource(scenario, causes, rngs["failures"], trace)
-    fleet = Fleet(env, layout(scenario), causes, source, rngs["repairs"],
-                  scenario.job.recovery.replicas)
+    slow = slowdown_specs(scenario) if scenario.failures.slowdowns else []
+    fleet = Fleet(env, layout(scenario), causes + [s[0] for s in slow], source, rngs["repairs"],
+                  scenario.job.recovery.replicas, scenario.cluster.spare_unit == "rack")
     if scenario.failures.repair_start == "stationary" and trace is None:
         fleet.start_in_repair(rngs["repair_start"])
     job = Job(env, job_params(scenario), fleet, rngs["planned"], on_state=timeline)
@@ -127,11 +134,25 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replication: int 
         power.attach(job)
     if timeline is not None:
         timeline(0.0, job.state, 0.0)
-    FailureDriver(env, source, fleet, job)
+    driver = FailureDriver(env, source, fleet, job)
+    f = scenario.failures
+    if f.bad_nodes is not None or f.repair_success < 1 or f.retire_after is not None:
+        bad = None
+        if f.bad_nodes is not None and trace is None:
+            bad = BadNodes(env, fleet.causes, fleet.n_nodes, f.bad_nodes.multiplier,
+                           rngs["bad_nodes"], lambda c, u: driver.apply(c, u, True))
+            bad.start_bad(f.bad_nodes.fraction, fleet.group_of)
+        fleet.imperfect(bad, f.repair_success, f.retire_after, rngs["bad_nodes"])
+    if slow:
+        first = len(causes)
+        job.stragglers = Stragglers(env, slow, rngs["slowdowns"],
+                                    lambda k, unit: driver.evict(first + k, unit))
+        job.stragglers.on_change = job.pace_changed
     horizon = scenario.run.horizon
     exhausted = not run_bounded(env, env.any_of([job.process, env.timeout(horizon)]),
                                 scenario.run.max_events)
     job.close()
+    fleet.finish()
     record = _record(scenario, job, fleet, env, replication, time.perf_counter() - started,
                      power.solver.metrics if power is not None else None)
     record.stopped_at_event_budget = exhausted
@@ -151,54 +172,6 @@ def run_bounded(env: simpy.Environment, until: simpy.Event, max_events: int) -> 
     except simpy.core.EmptySchedule:  # nothing left to happen: as good as finished
         return True
     return False
-
-
-class FailureDriver:
-    """Applies each failure event at its time; interrupts the job when it loses a node it holds.
-
-    Driven by timeout callbacks rather than a process: one scheduled event per failure, no
-    generator to resume.
-    """
-
-    def __init__(self, env: simpy.Environment, source: FailureSource, fleet: Fleet, job: Job):
-        self.env, self.source, self.fleet, self.job = env, source, fleet, job
-        self._names = [c.name for c in fleet.causes]
-        # a sampled exponential failure during an immune restart can be dropped (pausing a
-        # memoryless clock); a replayed one happened, and a Weibull unit's age must not reset
-        self._memoryless = [c.weibull_shape is None and not source.replayed for c in fleet.causes]
-        self._pending: tuple[float, int, int] = (math.inf, -1, -1)
-        self._schedule()
-
-    def _schedule(self) -> None:
-        event = self.source.next()
-        if math.isinf(event[0]):
-            return
-        self._pending = event
-        self.env.timeout(max(event[0] - self.env.now, 0.0)).callbacks.append(self._fire)
-
-    def _fire(self, _event: simpy.Event) -> None:
-        _, cause, unit = self._pending
-        fleet, job = self.fleet, self.job
-        if not fleet.is_failed(cause, unit):  # else thinning: the unit is already out for repair
-            hit = fleet.hits_job(cause, unit)
-            if hit and job.state == "restart" and not job.params.failures_during_restart:
-                # Restarts are immune (Daly's variant): by memorylessness, dropping the event
-                # is the same as pausing the job's failure clock during the restart.
-                if self._memoryless[cause]:
-                    self.source.returned_to_service(cause, unit, self.env.now)
-                else:
-                    fleet.fail(cause, unit)
-                    job.lost_node_in_restart(self._names[cause])
-            elif hit and job.state == "waiting":
-                fleet.fail(cause, unit)
-                job.failed_while_waiting(self._names[cause])
-            else:
-                interrupt = hit and job.interruptible()
-                broken = fleet.replica_losses
-                took = fleet.fail(cause, unit)
-                if interrupt:
-                    job.failure(self._names[cause], took, fleet.replica_losses > broken)
-        self._schedule()
 
 
 def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
@@ -243,6 +216,7 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
         productive_hours=productive / HOURS,
         throttled_hours=led.throttled / HOURS,
         degraded_hours=led.degraded / HOURS,
+        slow_hours=led.slow / HOURS,
         checkpoint_hours=led.checkpoint / HOURS,
         lost_work_hours=led.lost_work / HOURS,
         detect_hours=led.detect / HOURS,
@@ -260,10 +234,28 @@ def _record(scenario: Scenario, job: Job, fleet: Fleet, env: simpy.Environment,
         lost_hours_by_cause={k: v / HOURS for k, v in sorted(job.lost_by_cause.items())},
         restart_hours_by_cause={k: v / HOURS for k, v in sorted(job.restart_by_cause.items())},
         down_hours_by_cause={k: v / HOURS for k, v in sorted(job.down_by_cause.items())},
+        **_tier_fields(job),
+        bad_nodes=len(fleet.bad.bad) if fleet.bad is not None else 0,
+        retired_nodes=len(fleet.retired),
+        gpu_hours_down=fleet.gpu_seconds_down / HOURS,
+        slow_episodes=job.stragglers.episodes if job.stragglers is not None else 0,
+        straggler_evictions=job.stragglers.evictions if job.stragglers is not None else 0,
         events=events_scheduled(env),
         **power,
         sim_seconds=sim_seconds,
     )
+
+
+def _tier_fields(job: Job) -> dict[str, Any]:
+    """Write stalls and lost work per checkpoint tier (h), when there are tiers."""
+    copies = job.copies
+    if len(copies.tiers) < 2:
+        return {}
+    names = [t.name for t in copies.tiers]
+    return {"checkpoint_hours_by_tier": {n: v / HOURS for n, v in
+                                         zip(names, copies.checkpoint_s, strict=True)},
+            "lost_hours_by_tier": {n: v / HOURS for n, v in
+                                   zip(names, copies.lost_s, strict=True)}}
 
 
 def _power_fields(scenario: Scenario, pm: PowerMetrics, wall_s: float) -> dict[str, Any]:

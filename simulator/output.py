@@ -96,6 +96,11 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
         summary["smoothing_energy_mwh"] = {
             k: estimate(r.smoothing_energy_mwh.get(k, 0.0) for r in records).to_dict()
             for k in sorted({k for r in records for k in r.smoothing_energy_mwh})}
+    for name in ("checkpoint_hours_by_tier", "lost_hours_by_tier"):
+        tiers = sorted({k for r in records for k in getattr(r, name)})
+        if tiers:
+            summary[name] = {k: estimate(getattr(r, name).get(k, 0.0) for r in records).to_dict()
+                             for k in tiers}
     summary["completed_fraction"] = sum(r.completed for r in records) / len(records)
     summary["warnings"] = list(warnings)
     summary["analytic"] = analytic.to_dict()

@@ -27,7 +27,7 @@ STATE_COLORS = {
     "outage": "#7f7f7f",
     "done": "#ffffff",
 }
-LEDGER_COLORS = dict(zip(LEDGER, ["#2ca02c", "#bcbd22", "#17becf", "#1f77b4", "#9467bd",
+LEDGER_COLORS = dict(zip(LEDGER, ["#2ca02c", "#bcbd22", "#17becf", "#aec7e8", "#1f77b4", "#9467bd",
                                   "#8c564b", "#ff7f0e", "#e377c2", "#d62728", "#7f7f7f"],
                          strict=True))
 

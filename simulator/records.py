@@ -16,6 +16,7 @@ METRICS: dict[str, str] = {
     "productive_hours": "h",
     "throttled_hours": "h",
     "degraded_hours": "h",
+    "slow_hours": "h",
     "checkpoint_hours": "h",
     "lost_work_hours": "h",
     "detect_hours": "h",
@@ -69,7 +70,7 @@ def metric_range(name: str) -> tuple[float, float]:
     return (0.0, 1.0) if METRICS[name] == "fraction" else (0.0, math.inf)
 
 
-LEDGER = ("productive_hours", "throttled_hours", "degraded_hours", "checkpoint_hours",
+LEDGER = ("productive_hours", "throttled_hours", "degraded_hours", "slow_hours", "checkpoint_hours",
           "lost_work_hours", "detect_hours", "restart_hours", "ramp_hours", "waiting_hours",
           "outage_hours")
 
@@ -92,6 +93,7 @@ class ReplicationRecord:
     productive_hours: float
     throttled_hours: float
     degraded_hours: float
+    slow_hours: float
     checkpoint_hours: float
     lost_work_hours: float
     detect_hours: float
@@ -134,6 +136,18 @@ class ReplicationRecord:
     lost_hours_by_cause: dict[str, float] = field(default_factory=dict)
     restart_hours_by_cause: dict[str, float] = field(default_factory=dict)
     down_hours_by_cause: dict[str, float] = field(default_factory=dict)
+    #: with checkpoint tiers, per tier (h): write stalls, and work lost rolling back to it
+    checkpoint_hours_by_tier: dict[str, float] = field(default_factory=dict)
+    lost_hours_by_tier: dict[str, float] = field(default_factory=dict)
+    #: fail-slow episodes begun, and the stragglers evicted (counted as interruptions too)
+    slow_episodes: int = 0
+    #: bad nodes at the end (systematic defects, and repairs that did not fix their node),
+    #: and nodes retired after failures.retire_after failures
+    bad_nodes: int = 0
+    retired_nodes: int = 0
+    #: GPU-hours of installed GPUs out of service (in repair, or retired)
+    gpu_hours_down: float = 0.0
+    straggler_evictions: int = 0
     events: int = 0
     sim_seconds: float = 0.0
     #: True if the replication stopped at ``run.max_events`` before its end or horizon
@@ -161,4 +175,8 @@ class ReplicationRecord:
             row[f"oscillation_band_mw.{key}"] = mw
         for key, mwh in self.smoothing_energy_mwh.items():
             row[f"smoothing_energy_mwh.{key}"] = mwh
+        for key, h in self.checkpoint_hours_by_tier.items():
+            row[f"checkpoint_hours.{key}"] = h
+        for key, h in self.lost_hours_by_tier.items():
+            row[f"lost_work_hours.{key}"] = h
         return row

@@ -76,6 +76,7 @@ _ROWS: list[tuple[str, str, str | None]] = [
     ("productive_hours", "productive (h)", None),
     ("throttled_hours", "throttled by smoothing (h)", None),
     ("degraded_hours", "below full width (h)", None),
+    ("slow_hours", "slowed by stragglers (h)", None),
     ("checkpoint_hours", "checkpoint (h)", None),
     ("lost_work_hours", "lost work (h)", None),
     ("detect_hours", "failure detection (h)", None),
@@ -110,7 +111,7 @@ _ROWS: list[tuple[str, str, str | None]] = [
 
 
 #: time rows shown only when the scenario uses their mechanism (they are 0 otherwise)
-_ONLY_IF_USED = ("degraded_hours", "detect_hours")
+_ONLY_IF_USED = ("degraded_hours", "slow_hours", "detect_hours")
 
 
 def render_run_table(console: Console, scenario: Scenario, summary: dict[str, Any]) -> None:
@@ -166,6 +167,11 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
         f"(scenario: {scenario.job.checkpoint.interval / 60:.3g} min)",
         highlight=False,
     )
+    written, lost = summary.get("checkpoint_hours_by_tier"), summary.get("lost_hours_by_tier")
+    if written and lost:
+        console.print("checkpoint tiers (mean h per replication): " + "; ".join(
+            f"{k} writes {_fmt(written[k]['mean'])}, lost rolling back to it "
+            f"{_fmt(lost.get(k, {}).get('mean', 0.0))}" for k in written), highlight=False)
     start = summary.get("initial_state")
     if start:
         console.print("start: " + "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in start.items()),

@@ -1,8 +1,8 @@
 """Quantities with units in scenario files.
 
-Scenario values are plain numbers (already SI: s, W, J, W/s, Hz, USD) or strings with a unit,
-e.g. ``"10 min"``, ``"1.4 kW"``, ``"3.9 MWh"``, ``"20 MW/min"``, ``"59.5 Hz"``, ``"1 Hz/s"``,
-``"30000 USD"``.
+Scenario values are plain numbers (already SI: s, W, J, W/s, Hz, USD, B, B/s) or strings
+with a unit, e.g. ``"10 min"``, ``"1.4 kW"``, ``"3.9 MWh"``, ``"20 MW/min"``, ``"59.5 Hz"``,
+``"1 Hz/s"``, ``"30000 USD"``, ``"1.6 TB"``, ``"200 GB/s"``.
 Everything is converted to SI floats at load time; the model never sees a unit string.
 """
 
@@ -35,6 +35,11 @@ ENERGY_UNITS: dict[str, float] = {
 }
 #: hertz per frequency unit
 FREQUENCY_UNITS: dict[str, float] = {"Hz": 1.0, "mHz": 1e-3}
+#: bytes per data unit (decimal and binary prefixes)
+DATA_UNITS: dict[str, float] = {
+    "B": 1.0, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
+    "KiB": 2.0**10, "MiB": 2.0**20, "GiB": 2.0**30, "TiB": 2.0**40, "PiB": 2.0**50,
+}
 #: US dollars per money unit
 MONEY_UNITS: dict[str, float] = {"USD": 1.0, "$": 1.0, "kUSD": 1e3, "MUSD": 1e6}
 
@@ -57,6 +62,8 @@ CEILINGS: dict[str, tuple[float, str]] = {
     "ramp": (1e15, "1 PW/s"),
     "rate of change of frequency": (1e6, "1 MHz/s"),
     "price": (1e-3, "3.6 million USD/MWh"),
+    "data size": (1e21, "1 ZB"),
+    "bandwidth": (1e18, "1 EB/s"),
     "energy price": (1e-3, "3.6 million USD/MWh"),
 }
 
@@ -167,6 +174,16 @@ def to_usd_per_joule(value: Any) -> float:
     return _convert(value, "energy price", {})
 
 
+def to_bytes(value: Any) -> float:
+    """Data size in bytes from a number (B) or a string such as ``"1.6 TB"``."""
+    return _convert(value, "data size", DATA_UNITS)
+
+
+def to_bytes_per_second(value: Any) -> float:
+    """Bandwidth in B/s from a number (B/s) or a string such as ``"200 GB/s"``."""
+    return _rate(value, "bandwidth", DATA_UNITS, "GB/s, TB/min", "data per time, e.g. '200 GB/s'")
+
+
 def _annotated(fn: Any, description: str) -> Any:
     schema = {"anyOf": [{"type": "number"}, {"type": "string"}], "description": description}
     return Annotated[float, BeforeValidator(fn), WithJsonSchema(schema)]
@@ -179,4 +196,6 @@ WattsPerSecond = _annotated(to_watts_per_second, "ramp: W/s, or a string such as
 Hertz = _annotated(to_hertz, "frequency: Hz, or a string such as '59.5 Hz'")
 HertzPerSecond = _annotated(to_hertz_per_second, "rate of change of frequency: Hz/s, or '1 Hz/s'")
 USD = _annotated(to_usd, "money: US dollars, or a string such as '30000 USD'")
+Bytes = _annotated(to_bytes, "data size: bytes, or a string such as '1.6 TB', '80 GiB'")
+BytesPerSecond = _annotated(to_bytes_per_second, "bandwidth: B/s, or a string such as '200 GB/s'")
 USDPerJoule = _annotated(to_usd_per_joule, "energy price: USD/J, or a string such as '80 USD/MWh'")

@@ -93,7 +93,8 @@ def values(records: Sequence[ReplicationRecord], metric: str) -> np.ndarray:
     return np.array([float(getattr(r, metric)) for r in records])
 
 
-LEDGER_FIELDS = ("productive_hours", "throttled_hours", "degraded_hours", "checkpoint_hours",
+LEDGER_FIELDS = ("productive_hours", "throttled_hours", "degraded_hours", "slow_hours",
+                 "checkpoint_hours",
                  "lost_work_hours", "detect_hours", "restart_hours", "ramp_hours",
                  "waiting_hours", "outage_hours")
 

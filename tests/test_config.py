@@ -496,8 +496,9 @@ def test_resolved_dict_is_si() -> None:
                run={"horizon": "1 yr"}, job__checkpoint__persist_time="100 ms")
     r = resolved_dict(validate_data(raw, "f.yaml"))
     assert r["job"]["work"] == 2 * DAY
-    assert r["job"]["checkpoint"] == {"interval": 600.0, "write_time": 30.0,
-                                      "persist_time": pytest.approx(0.1)}
+    assert r["job"]["checkpoint"] == {"interval": 600.0, "write_time": 30.0, "size": None,
+                                      "bandwidth": None, "persist_time": pytest.approx(0.1),
+                                      "tiers": []}
     assert r["job"]["restart"]["time"] == 300.0
     assert r["cluster"]["repair_time"]["median"] == 72000.0
     assert r["cluster"]["repair_time"]["mean"] == 475200.0

@@ -4,6 +4,7 @@ job: hand-computed timelines and closed forms."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -156,3 +157,257 @@ def test_bad_recovery_blocks_are_named(tmp_path: Path, recovery: object, message
     path = _traced(tmp_path, "90 min,node_fault,0\n", recovery=recovery)
     lines = assert_bad_input(invoke("validate", path))
     assert any(message in line for line in lines), lines
+
+
+def _age(rate: float, tau: float) -> float:
+    """E[T mod τ] for T ~ Exp(rate): the age of a copy written every τ at a failure."""
+    return 1.0 / rate - tau / np.expm1(rate * tau)
+
+
+def _two_tiers(causes: list[dict], work: str, persistent_min: float = 120.0) -> Any:
+    return make_scenario(
+        mtbf_h=None, nodes=8, interval_min=persistent_min, write_min=0.0, restart_min=0.0,
+        work=work, **{"failures.causes": causes,
+                      "job.checkpoint.tiers": [{"name": "memory", "interval": "10 min",
+                                                "location": "peer"}]})
+
+
+NODE = {"name": "node_fault", "per": "node", "mtbf": "8 h", "repair_time": 0}  # λ = 1/h
+RACK = {"name": "rack_fault", "per": "rack", "mtbf": "2 h", "repair_time": 0}  # λ = 1/h
+
+
+@pytest.mark.parametrize(("cause", "tau_s"), [(NODE, 600.0), (RACK, 7200.0)])
+def test_each_failure_rolls_back_to_the_freshest_copy_that_survives_it(
+        cause: dict, tau_s: float) -> None:
+    """Peer-replicated memory copies every 10 min, persistent ones every 2 h; no write stall,
+    no restart time. A node fault leaves the peer copy, a rack fault takes it. Rolling back
+    lands on a multiple of that tier's interval and compute since the restart is Exp(λ), so
+    the mean loss per failure is exactly E[T mod τ] = 1/λ − τ/(e^{λτ} − 1) of that tier."""
+    recs = run(_two_tiers([cause], "40 d"), 3)
+    per_failure = values(recs, "lost_work_hours").sum() / values(recs, "interruptions").sum()
+    assert per_failure == pytest.approx(_age(1 / HOUR, tau_s) / HOUR, rel=0.04)
+    name = "memory" if cause is NODE else "persistent"
+    for r in recs:
+        assert r.lost_hours_by_tier[name] == pytest.approx(r.lost_work_hours, rel=1e-9)
+
+
+def test_mixed_failures_lose_the_rate_weighted_age_of_each_tier() -> None:
+    """Node faults (λ = 1/h) and rare rack faults (λ = 1/20 h), memory copies every 10 min,
+    persistent every hour: a rack fault finds progress at a near-uniform phase of the hourly
+    schedule (node faults do not reset it), so the mean loss per failure is
+    q·E[T mod 10 min] + (1 − q)·(1 h)/2, q the node faults' share."""
+    rack = {**RACK, "mtbf": "40 h"}
+    recs = run(_two_tiers([NODE, rack], "60 d", persistent_min=60.0), 4)
+    q = 1.0 / (1.0 + 0.05)
+    expected_h = (q * _age(1 / HOUR, 600.0) + (1 - q) * 1800.0) / HOUR
+    per_failure = values(recs, "lost_work_hours").sum() / values(recs, "interruptions").sum()
+    assert per_failure == pytest.approx(expected_h, rel=0.08)
+    for r in recs:
+        assert sum(r.lost_hours_by_tier.values()) == pytest.approx(r.lost_work_hours, rel=1e-9)
+        assert r.lost_hours_by_tier["persistent"] > 0 and r.lost_hours_by_tier["memory"] > 0
+
+
+def test_which_copy_survives_which_failure() -> None:
+    from simulator.checkpoints import Checkpoints, Tier
+
+    tiers = [Tier("persistent", 3600.0, 0.0), Tier("peer", 600.0, 0.0, location="peer"),
+             Tier("local", 300.0, 0.0, location="local")]
+    for kind, took, trip, expect in [("node", True, False, "peer"), ("node", False, False, "local"),
+                                     ("rack", True, False, "persistent"),
+                                     ("node", False, True, "persistent")]:
+        c = Checkpoints(tiers)
+        c.saved = [100.0, 200.0, 300.0]
+        saved, k = c.recover(350.0, 0.0, trip, took, kind)
+        assert tiers[k].name == expect and saved == c.saved[k] == {
+            "persistent": 100.0, "peer": 200.0, "local": 300.0}[expect]
+        assert c.lost_s[k] == 350.0 - saved
+
+
+def test_write_times_come_from_size_and_bandwidth(tmp_path: Path) -> None:
+    s = make_scenario(**{"job.checkpoint": {"interval": "1 h", "size": "1.6 TB",
+                                            "bandwidth": "400 GB/s",
+                                            "tiers": [{"name": "mem", "interval": "5 min",
+                                                       "size": "1.6 TB",
+                                                       "bandwidth": "3.2 TB/s"}]}})
+    assert s.job.checkpoint.write_s == pytest.approx(4.0)
+    assert s.job.checkpoint.tiers[0].write_s == pytest.approx(0.5)
+    path = _traced(tmp_path, "90 min,node_fault,0\n")
+    data = yaml.safe_load(path.read_text())
+    data["job"]["checkpoint"] = {"interval": "1 h", "write_time": "1 min", "size": "1 TB",
+                                 "bandwidth": "1 GB/s",
+                                 "tiers": [{"name": "persistent", "interval": "5 min"}]}
+    path.write_text(yaml.safe_dump(data))
+    lines = assert_bad_input(invoke("validate", path))
+    assert any("give write_time or size and bandwidth, not both" in x for x in lines), lines
+
+
+def test_rare_stragglers_cost_rate_times_duration_times_their_slowness() -> None:
+    """Fail-slow episodes on 512 nodes at 2 per node-year, 6 min each, steps 1.5× as long; no
+    failures, no write stall. Each episode costs D(1 − 1/f) of progress, so over a wall clock
+    T of compute slow_hours ≈ rU·T·E[D]·(1 − 1/f) (rare episodes seldom overlap: rUE[D] ≈
+    0.012), and the wall clock is the work plus that. About 2,200 episodes: the Poisson
+    count's relative s.d. is 2.1%."""
+    scenario = make_scenario(
+        mtbf_h=None, nodes=512, interval_min=60.0, write_min=0.0, work="200 d",
+        **{"failures.slowdowns": [{"name": "thermal", "per": "node", "rate_per_year": 2.0,
+                                   "duration": "6 min", "factor": 1.5}]})
+    recs = run(scenario, 4)
+    wall_h = values(recs, "wall_clock_days") * 24
+    rate_per_h = 512 * 2.0 / (365 * 24)
+    expected = rate_per_h * wall_h * 0.1 * (1 - 1 / 1.5)
+    slow = values(recs, "slow_hours")
+    assert slow.sum() == pytest.approx(expected.sum(), rel=0.07)
+    assert wall_h == pytest.approx(200 * 24 + slow, rel=1e-9)
+    assert values(recs, "interruptions").max() == 0
+
+
+def test_a_straggler_evicted_after_detection_becomes_a_failure() -> None:
+    """Episodes of 3 h at 2× are evicted after 20 min: each costs 20 min × (1 − 1/2) of
+    progress, then a failure of its node (a spare takes its place) and a restart."""
+    scenario = make_scenario(
+        mtbf_h=None, nodes=64, spare_nodes=8, interval_min=60.0, write_min=0.0,
+        restart_min=10.0, work="100 d", repair="2 h",
+        **{"failures.slowdowns": [{"name": "slow_nic", "per": "gpu", "rate_per_year": 0.5,
+                                   "duration": "3 h", "factor": 2.0,
+                                   "evict_after": "20 min"}]})
+    recs = run(scenario, 3)
+    for r in recs:
+        assert r.straggler_evictions == r.slow_episodes > 0
+        assert r.interruptions_by_cause == {"slow_nic": r.straggler_evictions}
+        assert r.hardware_failures == r.straggler_evictions
+        # rare episodes: each slowed the job for its 20 min before eviction (if computing)
+        assert r.slow_hours <= r.slow_episodes * (20 / 60) * 0.5 + 1e-9
+        assert r.slow_hours >= 0.7 * r.slow_episodes * (20 / 60) * 0.5
+        assert ledger_hours(r) == pytest.approx(r.wall_clock_days * 24, rel=1e-12)
+
+
+def _fleet_only(scenario: Any, seed: int, days: float) -> Any:
+    """Run the failure side alone (no job interrupts) for ``days``: the fleet and its driver."""
+    import simpy
+
+    from simulator.badnodes import BadNodes
+    from simulator.driver import FailureDriver
+    from simulator.failures import FailureSource, resolve_causes
+    from simulator.fleet import Fleet
+    from simulator.layout import layout
+    from simulator.model import component_rngs
+    from simulator.runner import seeds_for
+
+    class NoJob:
+        state = "idle"
+        params = type("P", (), {"failures_during_restart": True})()
+
+        def interruptible(self) -> bool:
+            return False
+
+    rngs = component_rngs(seeds_for(seed, 1)[0])
+    env = simpy.Environment()
+    causes = resolve_causes(scenario)
+    source = FailureSource(scenario, causes, rngs["failures"])
+    fleet = Fleet(env, layout(scenario), causes, source, rngs["repairs"])
+    driver = FailureDriver(env, source, fleet, NoJob())  # type: ignore[arg-type]
+    f = scenario.failures
+    bad = None
+    if f.bad_nodes is not None:
+        bad = BadNodes(env, fleet.causes, fleet.n_nodes, f.bad_nodes.multiplier,
+                       rngs["bad_nodes"], lambda c, u: driver.apply(c, u, True))
+        bad.start_bad(f.bad_nodes.fraction, fleet.group_of)
+    fleet.imperfect(bad, f.repair_success, f.retire_after, rngs["bad_nodes"])
+    env.run(until=days * 86400.0)
+    return fleet
+
+
+def test_bad_nodes_fail_at_the_mixture_rate() -> None:
+    """1,000 nodes, 10% bad at 5×, GPU and node causes (repairs of 0 s: nothing is ever out):
+    failures per day = Σ λ·u·N·(1 − f + f·m) = 1.4 × the fleet's base rate."""
+    scenario = make_scenario(
+        mtbf_h=None, nodes=1000,
+        **{"failures.causes": [{"name": "gpu_fault", "per": "gpu", "mtbf": "1000 d",
+                                "repair_time": 0},
+                               {"name": "node_fault", "per": "node", "mtbf": "500 d",
+                                "repair_time": 0}],
+           "failures.bad_nodes": {"fraction": 0.1, "multiplier": 5}})
+    days = 200.0
+    base_per_day = 1000 * (8 / 1000 + 1 / 500)
+    counts = [_fleet_only(scenario, s, days).failures for s in range(3)]
+    expected = base_per_day * days * (1 - 0.1 + 0.1 * 5)
+    assert np.mean(counts) == pytest.approx(expected, rel=0.03)  # Poisson s.d. ≈ 0.9%
+
+
+def test_failed_repairs_make_nodes_bad_and_retirement_stops_repairs() -> None:
+    """Repairs fix their node with probability 0.5, the rest return it bad (3×); a node is
+    retired at its 3rd failure. Bad nodes accumulate; retired nodes stay down."""
+    scenario = make_scenario(
+        mtbf_h=None, nodes=200, spare_nodes=10,
+        **{"failures.causes": [{"name": "node_fault", "per": "node", "mtbf": "50 d",
+                                "repair_time": "1 d"}],
+           "failures.bad_nodes": {"fraction": 0.0, "multiplier": 3},
+           "failures.repair_success": 0.5, "failures.retire_after": 3})
+    fleet = _fleet_only(scenario, 1, 300.0)
+    assert fleet.bad is not None and len(fleet.bad.bad) > 20
+    assert len(fleet.retired) > 5
+    for n in fleet.retired:
+        assert fleet.down[n] > 0 and fleet._failed_times[n] >= 3
+    # through the model, a replication reports them (10 days: about 40 failures, half of
+    # their repairs failing)
+    rec = simulate(scenario, np.random.SeedSequence(1))
+    assert rec.bad_nodes > 5 and rec.hardware_failures > 20
+
+
+def test_a_domain_fault_keeps_n_nodes_down_for_its_repair() -> None:
+    """A spine switch behind each 16 nodes fails at 1 per 20 days and takes all 16 down for
+    a fixed 1 d. Each domain alternates up Exp(λ) and down R, so the expected GPU-hours out
+    of service over T are domains × 16 × 8 × T × λR/(1 + λR) (the N × rate × repair of a
+    domain fault, with the renewal correction for the time it is already down)."""
+    scenario = make_scenario(
+        mtbf_h=None, nodes=256,
+        **{"failures.causes": [{"name": "spine_switch", "per": "domain", "domain_nodes": 16,
+                                "mtbf": "20 d", "repair_time": "1 d"}]})
+    days = 400.0
+    fleets = [_fleet_only(scenario, s, days) for s in range(3)]
+    for f in fleets:
+        f.finish()
+    lam_r = 1.0 / 20.0
+    expected = 16 * 16 * 8 * days * 24 * lam_r / (1 + lam_r)
+    got = np.mean([f.gpu_seconds_down / HOUR for f in fleets])
+    assert got == pytest.approx(expected, rel=0.05)  # ~960 faults: s.d. about 3%
+    # every fault took whole domains: nodes go down in blocks of 16
+    assert all(f.failures > 0 for f in fleets)
+
+
+def test_with_rack_swaps_a_tray_fault_replaces_its_whole_rack(tmp_path: Path) -> None:
+    """NVL72-like racks of 4 trays, a job of 2 racks and 1 spare rack, repairs of 2 h. A tray
+    fault at 90 min takes its rack out of the job (its 3 healthy trays idle) and the spare
+    rack takes its place at once: a plain restart, no wait. A second tray fault (other rack)
+    at 3 h finds no whole spare rack (the first is still in repair until 3.5 h), so the job
+    waits for it, then restarts."""
+    (tmp_path / "events.csv").write_text("90 min,tray,0\n3 h,tray,5\n")
+    data = {
+        "name": "racks",
+        "cluster": {"gpus": 32, "gpus_per_node": 4, "nodes_per_rack": 4, "spare_nodes": 4,
+                    "repair_time": "2 h", "spare_unit": "rack"},
+        "failures": {"causes": [{"name": "tray", "per": "node", "mtbf": "1 yr"}],
+                     "trace": "events.csv"},
+        "job": {"work": "10 h", "checkpoint": {"interval": "1 h", "write_time": 0},
+                "restart": {"time": "10 min"}},
+        "run": {"horizon": "30 d"},
+    }
+    path = tmp_path / "racks.yaml"
+    path.write_text(yaml.safe_dump(data))
+    rec = simulate(load_scenario(path), np.random.SeedSequence(0))
+    # 1 h of work saved at 1 h; the fault at 1.5 h loses 0.5 h, the restart ends at 1 h 40;
+    # 2 h saved at 2 h 40; the fault at 3 h loses 20 min, the job waits until rack 0 is
+    # whole (3.5 h), restarts until 3 h 40 and does the 8 h left: 11 h 40 in all
+    assert rec.waiting_hours == pytest.approx(0.5, abs=1e-9)
+    assert rec.lost_work_hours == pytest.approx(0.5 + 1 / 3, abs=1e-9)
+    assert rec.wall_clock_days * 24 == pytest.approx(11 + 2 / 3, abs=1e-9)
+    assert rec.interruptions == 2
+    node = dict(data)
+    node["cluster"] = {**data["cluster"], "spare_unit": "node"}
+    path.write_text(yaml.safe_dump(node))
+    plain = simulate(load_scenario(path), np.random.SeedSequence(0))
+    assert plain.waiting_hours == 0.0  # spare trays of the spare rack replace trays singly
+    bad = {**data, "cluster": {**data["cluster"], "spare_nodes": 2}}
+    path.write_text(yaml.safe_dump(bad))
+    lines = assert_bad_input(invoke("validate", path))
+    assert any("spare_unit: rack needs whole racks" in x for x in lines), lines
