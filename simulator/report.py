@@ -172,6 +172,12 @@ def render_run_table(console: Console, scenario: Scenario, summary: dict[str, An
         console.print("checkpoint tiers (mean h per replication): " + "; ".join(
             f"{k} writes {_fmt(written[k]['mean'])}, lost rolling back to it "
             f"{_fmt(lost.get(k, {}).get('mean', 0.0))}" for k in written), highlight=False)
+    prec = summary.get("precision")
+    if prec:
+        console.print(
+            f"precision: {prec['metric']} 95% CI half-width {prec['achieved_rel']:.3%} of the "
+            f"mean after {prec['replications']} replications (--ci-target "
+            f"{prec['target_rel']:.3%}{'' if prec['met'] else ', not met'})", highlight=False)
     start = summary.get("initial_state")
     if start:
         console.print("start: " + "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in start.items()),

@@ -89,3 +89,37 @@ def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int
     if own:
         ex.close()
     return RunResult(records, timeline, segments)
+
+
+def run_range(scenario: Scenario, seed: int, start: int, stop: int, jobs: int = 1,
+              progress: Progress | None = None,
+              executor: Executor | None = None) -> list[ReplicationRecord]:
+    """Replications ``start`` .. ``stop - 1`` of a run with ``seed`` (no probes): the same
+    records those replications have in a run of ``stop`` or more."""
+    from simulator.executors import LocalExecutor, Task
+
+    seqs = seeds_for(seed, stop)
+    indices = list(range(start, stop))
+    if executor is None and jobs <= 1:
+        out = []
+        for i in indices:
+            out.append(simulate(scenario, seqs[i], i))
+            if progress:
+                progress(1)
+        return out
+    own = executor is None
+    ex = LocalExecutor(jobs) if executor is None else executor
+    try:
+        records: list[ReplicationRecord] = [None] * len(indices)  # type: ignore[list-item]
+        for k, record in ex.run([scenario.model_dump(mode="json")],
+                                [Task(0, seqs[i], i) for i in indices]):
+            records[k] = record
+            if progress:
+                progress(1)
+    except BaseException:
+        if own:
+            ex.close(abort=True)
+        raise
+    if own:
+        ex.close()
+    return records

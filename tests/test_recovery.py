@@ -16,7 +16,9 @@ from helpers import (
     invoke,
     ledger_hours,
     make_scenario,
+    ok,
     run,
+    scenario_dict,
     values,
 )
 
@@ -411,3 +413,34 @@ def test_with_rack_swaps_a_tray_fault_replaces_its_whole_rack(tmp_path: Path) ->
     path.write_text(yaml.safe_dump(bad))
     lines = assert_bad_input(invoke("validate", path))
     assert any("spare_unit: rack needs whole racks" in x for x in lines), lines
+
+
+def test_adaptive_replications_stop_at_the_ci_target(tmp_path: Path) -> None:
+    """--ci-target 0.3%: replications until the wall clock's 95% CI half-width is within 0.3% of
+    its mean; the records are those of a fixed run of the same count (same seeds)."""
+    import csv
+    import json
+
+    path = tmp_path / "s.yaml"
+    data = scenario_dict(mtbf_h=6.0, nodes=8, work="5 d")
+    path.write_text(yaml.safe_dump(data))
+    res = ok(invoke("run", path, "--ci-target", "0.3%", "--no-plots", "-j", 2, "-o",
+                    tmp_path / "a"))
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    prec = summary["precision"]
+    assert prec["met"] and prec["achieved_rel"] <= 0.003 and prec["replications"] > 8
+    n = prec["replications"]
+    assert summary["replications"] == n and "precision: wall_clock_days" in res.stdout
+    est = summary["wall_clock_days"]
+    assert (est["ci95_high"] - est["ci95_low"]) / 2 <= 0.003 * est["mean"] * (1 + 1e-9)
+    ok(invoke("run", path, "-r", n, "--no-plots", "-o", tmp_path / "f"))
+    rows = [list(csv.DictReader((tmp_path / d / "replications.csv").read_text().splitlines()))
+            for d in "af"]
+    for a, b in zip(*rows, strict=True):
+        assert a["wall_clock_days"] == b["wall_clock_days"]
+    # a cap too small: a warning says so
+    res = ok(invoke("run", path, "--ci-target", "0.01%", "-r", 10, "--no-plots", "-o",
+                    tmp_path / "c"))
+    assert "ci_target_not_met" in (tmp_path / "c" / "summary.json").read_text()
+    assert_bad_input(invoke("run", path, "--ci-target", "150%"))
+    assert_bad_input(invoke("run", path, "--ci-target", "1%", "--ci-metric", "wall"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from datetime import datetime, timezone
@@ -41,6 +42,29 @@ from simulator.cli.common import (
 from simulator.errors import ScenarioError
 from simulator.report import progress_bar, render_run_table, step
 
+#: replications an adaptive run may use unless -r says otherwise
+ADAPTIVE_CAP = 500
+
+
+def _ci_target(text: str, metric: str) -> float:
+    """'0.5%' or 0.005 -> 0.005; bad values and metrics exit 2."""
+    from simulator.records import METRICS
+
+    problems = []
+    if metric not in METRICS:
+        problems.append(f"--ci-metric {metric}: unknown metric")
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        value = math.nan
+    if not (0.0 < value < 1.0):
+        problems.append(f"--ci-target {text!r}: give a share of the mean between 0 and 100%, "
+                        f"e.g. '0.5%'")
+    if problems:
+        raise bad_input(problems)
+    return value
+
 
 @app.command(cls=Command)
 def run(
@@ -55,6 +79,13 @@ def run(
     no_plots: NoPlots = False,
     fmt: Fmt = Format.table,
     strict: Strict = False,
+    ci_target: Annotated[str | None, typer.Option(
+        "--ci-target", metavar="PCT",
+        help="run replications until --ci-metric's 95%% CI half-width is at most this share "
+             "of its mean, e.g. '0.5%%' (-r is then the cap, default 500)")] = None,
+    ci_metric: Annotated[str, typer.Option(
+        "--ci-metric", metavar="METRIC", help="the metric --ci-target applies to")]
+        = "wall_clock_days",
 ) -> None:
     """Run a scenario's replications; print simulated vs analytic, write the result folder."""
     from simulator.analytic import analytic_for
@@ -63,7 +94,8 @@ def run(
     from simulator.runner import run_replications
 
     scenario, warnings = load(scenario_file, set_, strict)
-    n = replications or scenario.run.replications
+    target = _ci_target(ci_target, ci_metric) if ci_target is not None else None
+    n = replications or (ADAPTIVE_CAP if target is not None else scenario.run.replications)
     jobs = workers(jobs, n)
     root_seed = scenario.run.seed if seed is None else seed
     out_dir = output or Path("results") / scenario.name
@@ -72,14 +104,28 @@ def run(
         t0 = time.perf_counter()
         with executor_for(executor, jobs, scheduler) as ex, \
                 progress_bar(f"{scenario.name}", n, enabled=fmt is Format.table) as advance:
-            result = run_replications(scenario, n, root_seed, jobs, advance, executor=ex)
+            precision = None
+            if target is None:
+                result = run_replications(scenario, n, root_seed, jobs, advance, executor=ex)
+            else:
+                from simulator.adaptive import run_until
+
+                result, precision = run_until(scenario, root_seed, ci_metric, target, n, jobs,
+                                              advance, ex)
             where = ex.description
         wall = time.perf_counter() - t0
         analytic = analytic_for(scenario)
         warnings = warnings + result_warnings(scenario, result.records)
+        if precision is not None and not precision.met:
+            warnings.append({"code": "ci_target_not_met", "message": (
+                f"{ci_metric}: the 95% CI half-width is {precision.achieved_rel:.3%} of the "
+                f"mean after the cap of {precision.cap} replications, above the "
+                f"--ci-target {precision.target_rel:.3%}; raise -r for more")})
         summary = build_summary(scenario.name, result.records, root_seed, analytic, wall,
                                 warnings, analytic_caveats(scenario, result.records),
                                 initial_state(scenario))
+        if precision is not None:
+            summary["precision"] = precision.to_dict()
         meta = metadata(root_seed, sys.argv, started, wall, jobs, where)
         write_run(folder.stage, resolved_dict(scenario), result.records, summary, meta,
                   result.timeline, result.segments)
