@@ -61,7 +61,7 @@ class Checkpoints:
     def __init__(self, tiers: Sequence[Tier], compute_rate: float = 1.0):
         self.tiers = tuple(tiers)
         n = len(self.tiers)
-        self._single = n == 1
+        self.single = n == 1  # callers track one tier's compute time in ``since`` themselves
         self.since = 0.0  # one tier: compute time since its last write (s)
         self.step = [t.interval_s * compute_rate for t in self.tiers]  # Δ_i (work-s)
         self.next = list(self.step)  # several tiers: progress at each tier's next write
@@ -72,20 +72,16 @@ class Checkpoints:
         self.lost_s = [0.0] * n  # work lost per tier rolled back to
 
     def until_due(self, progress: float, rate: float) -> float:
-        """Compute time until the next tier is due (s), at ``rate`` work-s per s."""
-        if self._single:
+        """Compute time until the next tier is due (s), at ``rate`` work-s per s (one tier:
+        its interval less ``since``, which the caller advances as it computes)."""
+        if self.single:
             return self.tiers[0].interval_s - self.since
         return (min(self.next) - progress) / rate
-
-    def computed(self, elapsed: float) -> None:
-        if self._single:
-            self.since += elapsed
 
     def start_write(self, progress: float, finished: bool) -> float:
         """The tiers due now (and the persistent one when the work is done): their total
         write stall (s)."""
-        if self._single:
-            self.writing = [0]
+        if self.single:
             return self.tiers[0].write_s
         due = [i for i, (nxt, step) in enumerate(zip(self.next, self.step, strict=True))
                if progress >= nxt - _DUE_REL * step]
@@ -109,10 +105,15 @@ class Checkpoints:
     def written(self, progress: float, now: float) -> None:
         """The boundary's writes ended at ``now``: each tier's copy holds ``progress``."""
         self.since = 0.0
+        if self.single:  # the caller skips start_write: the one tier is always written
+            if self.tiers[0].persist_s > 0:
+                self.pending[0].append((progress, now + self.tiers[0].persist_s))
+            else:
+                self.saved[0] = progress
+            return
         for i in self.writing:
             t = self.tiers[i]
-            if not self._single:
-                self.next[i] = self._after(progress, i)
+            self.next[i] = self._after(progress, i)
             if t.persist_s > 0:
                 self.pending[i].append((progress, now + t.persist_s))
             else:
@@ -134,6 +135,16 @@ class Checkpoints:
                 per: str) -> tuple[float, int]:
         """Roll back: (progress of the freshest surviving copy, its tier). Copies that did
         not survive are gone."""
+        if self.single:  # the persistent copy survives everything
+            pend, saved = self.pending[0], self.saved
+            if pend:
+                for p, ready_at in pend:
+                    if ready_at <= now and p > saved[0]:
+                        saved[0] = p
+                pend.clear()
+            self.since = 0.0
+            self.lost_s[0] += progress - saved[0]
+            return saved[0], 0
         best, k = -1.0, 0
         for i, t in enumerate(self.tiers):
             for p, ready_at in self.pending[i]:
@@ -145,7 +156,7 @@ class Checkpoints:
                 best, k = self.saved[i], i
         for i in range(len(self.tiers)):
             self.saved[i] = min(self.saved[i], best)
-            if not self._single:
+            if not self.single:
                 self.next[i] = self._after(best, i)
         self.since = 0.0
         self.writing = []

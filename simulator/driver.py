@@ -64,13 +64,13 @@ class FailureDriver:
         elif hit and job.state == "waiting":
             fleet.fail(cause, unit)
             job.failed_while_waiting(self._names[cause])
-        else:
-            interrupt = hit and job.interruptible()
+        elif hit and job.interruptible():
             broken = fleet.replica_losses
             took = fleet.fail(cause, unit)
-            if interrupt:
-                job.failure(self._names[cause], took, fleet.replica_losses > broken,
-                            self._per[cause])
+            job.failure(self._names[cause], took, fleet.replica_losses > broken,
+                        self._per[cause])
+        else:
+            fleet.fail(cause, unit)
 
 
 def _evict_unit(fleet: Fleet, cause: int, job_unit: int) -> int:

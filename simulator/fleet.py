@@ -204,7 +204,9 @@ class Fleet:
         nodes = spec.nodes_of(unit)
         group = spec.group
         free = self.free[group]
-        self._integrate()
+        now = self.env.now  # the out-of-service integral, inline: this runs per failure
+        self.gpu_seconds_down += self.gpus_down * (now - self._since)
+        self._since = now
         for n in nodes:
             if self.down[n] == 0:
                 self.nodes_down += 1
@@ -212,7 +214,11 @@ class Fleet:
                 if self.rack_swap:
                     self._rack_out(n, group)
                 if self.in_job[n]:
-                    self._leave(n, group)
+                    self.in_job[n] = 0
+                    self.deficit[group] += 1
+                    self.missing += 1
+                    if self.replicas:
+                        self._vacate(n, group)
                 else:
                     free.discard(n)
             self.down[n] += 1
@@ -229,7 +235,9 @@ class Fleet:
         group = self.causes[cause].group
         if self._health_rng is not None:
             nodes = self._after_repair(nodes, group)
-        self._integrate()
+        now = self.env.now  # the out-of-service integral, inline: this runs per failure
+        self.gpu_seconds_down += self.gpus_down * (now - self._since)
+        self._since = now
         for n in nodes:
             self.down[n] -= 1
             if self.down[n] == 0:
@@ -273,8 +281,14 @@ class Fleet:
                     free.discard(n)
                     self._join(n, group)
         else:
-            while self.deficit[group] and free:
-                self._join(free.pop(), group)
+            in_job, deficit = self.in_job, self.deficit
+            while deficit[group] and free:
+                n = free.pop()
+                in_job[n] = 1
+                deficit[group] -= 1
+                self.missing -= 1
+                if self.replicas:
+                    self._fill(n, group)
         if self.missing == 0 and self._waiter is not None:
             waiter, self._waiter = self._waiter, None
             waiter.succeed()
@@ -300,7 +314,9 @@ class Fleet:
 
     def finish(self) -> None:
         """Bring the out-of-service integral up to now."""
-        self._integrate()
+        now = self.env.now  # the out-of-service integral, inline: this runs per failure
+        self.gpu_seconds_down += self.gpus_down * (now - self._since)
+        self._since = now
 
     # -- whole racks (rack_swap) ------------------------------------------------------------
     def _rack_nodes(self, n: int, group: int) -> tuple[int, range]:

@@ -110,6 +110,7 @@ class Job:
         self.copies = Checkpoints(self.params.tiers, self.params.compute_rate)
         self._recover_s = self.params.restart_s
         self._elastic = self.params.strategy == "elastic"
+        self._hot_swap = self.params.strategy == "hot_swap"
         if self._elastic:
             self.fleet.on_width = self._width_changed
         if self.params.planned_per_s > 0:
@@ -165,8 +166,17 @@ class Job:
         """One flat loop (no nested generators: this is the hot path of every replication)."""
         env, p = self.env, self.params
         timeout, interrupt_type, probe, power = env.timeout, simpy.Interrupt, self.on_state, self.power
-        elastic = self._elastic
+        elastic, stragglers = self._elastic, self.stragglers
+        paced = elastic or stragglers is not None
+        # one checkpoint tier (the common case) is tracked inline: fewer calls per phase
         copies = self.copies
+        single = copies.single
+        tier = p.tiers[0]
+        interval_s, write_s, persist_s = tier.interval_s, tier.write_s, tier.persist_s
+        saved, pending = copies.saved, copies.pending[0]
+        since = 0.0  # one tier: compute time since its last write (s)
+        led = self.ledger
+        base_rate = rate = p.compute_rate
         state = RAMP if p.ramp_s > 0 else COMPUTE
         launching = False
         if self.fleet.missing:  # repairs under way at the start left the job short of nodes
@@ -179,16 +189,21 @@ class Job:
                 probe(start, state, self.progress_s)
             cause = None
             if state is COMPUTE:
-                if elastic:
-                    self._width = self.fleet.width
-                if self.stragglers is not None:
-                    self._slow = self.stragglers.factor
-                rate = p.compute_rate * self._width / self._slow
-                duration = max(min(copies.until_due(self.progress_s, rate),
-                                   (p.work_s - self.progress_s) / rate), 0.0)
+                if paced:
+                    if elastic:
+                        self._width = self.fleet.width
+                    if stragglers is not None:
+                        self._slow = stragglers.factor
+                    rate = p.compute_rate * self._width / self._slow
+                duration = (p.work_s - self.progress_s) / rate
+                due = interval_s - since if single else copies.until_due(self.progress_s, rate)
+                if due < duration:
+                    duration = due
+                if duration < 0.0:
+                    duration = 0.0
             elif state is CHECKPOINT:
-                duration = copies.start_write(self.progress_s,
-                                              self.progress_s >= p.work_s * (1.0 - 1e-12))
+                duration = write_s if single else copies.start_write(
+                    self.progress_s, self.progress_s >= p.work_s * (1.0 - 1e-12))
             elif state is RESTART:
                 duration = self._recover_s
             elif state is OUTAGE:
@@ -213,19 +228,33 @@ class Job:
             # an uninterrupted phase lasted exactly its duration: book that, not the difference
             # of float clock readings, so progress lands exactly on checkpoint boundaries
             elapsed = env.now - start if cause is not None or duration < 0 else duration
-            if state is COMPUTE:
-                self._book(COMPUTE, elapsed)
-                copies.computed(elapsed)
+            if state is COMPUTE:  # booked here rather than in _book: the hot path
+                led.compute += elapsed
+                led.throttled += elapsed * (1.0 - base_rate)
+                if paced:
+                    self._book_paced(elapsed)
+                else:
+                    self.progress_s += elapsed * base_rate
+                self._blame = None
+                since += elapsed
             else:
                 self._book(state, elapsed)
             if cause is not None:
                 if cause is WIDTH:
                     continue  # same state, at the new width
+                copies.since = since
                 state = self._interrupted(cause)
+                since = copies.since  # 0 after a roll-back; kept by an elastic job
             elif state == COMPUTE:
                 state = CHECKPOINT
             elif state == CHECKPOINT:
-                copies.written(self.progress_s, env.now)
+                since = 0.0
+                if not single:
+                    copies.written(self.progress_s, env.now)
+                elif persist_s > 0:
+                    pending.append((self.progress_s, env.now + persist_s))
+                else:
+                    saved[0] = self.progress_s
                 if self.progress_s >= p.work_s * (1.0 - 1e-12):
                     if p.ramp_s > 0:
                         self.stopping, state = True, RAMP
@@ -274,22 +303,27 @@ class Job:
         if self.power is not None:
             self.power.finish(env.now)
 
+    def _book_paced(self, elapsed: float) -> None:
+        """Progress over ``elapsed`` s of compute at the job's width and straggler pace, and
+        what the missing width and the slowness cost."""
+        led, rate, width, slow = self.ledger, self.params.compute_rate, self._width, self._slow
+        self.progress_s += elapsed * rate * width / slow
+        led.degraded += elapsed * rate * (1.0 - width)
+        led.slow += elapsed * rate * width * (1.0 - 1.0 / slow)
+
     def _book(self, state: str, elapsed: float) -> None:
         """Add time spent in ``state`` to the ledger."""
         led = self.ledger
         if state == COMPUTE:
-            rate, width, slow = self.params.compute_rate, self._width, self._slow
+            rate = self.params.compute_rate
             led.compute += elapsed
-            self.progress_s += elapsed * rate * width / slow
             led.throttled += elapsed * (1.0 - rate)
-            if width < 1.0:
-                led.degraded += elapsed * rate * (1.0 - width)
-            if slow > 1.0:
-                led.slow += elapsed * rate * width * (1.0 - 1.0 / slow)
+            self._book_paced(elapsed)
             self._blame = None
         elif state == CHECKPOINT:
             led.checkpoint += elapsed
-            self.copies.book_write(elapsed)
+            if not self.copies.single:
+                self.copies.book_write(elapsed)
         elif state == DETECT:
             led.detect += elapsed
             if self._blame is not None:
@@ -324,30 +358,27 @@ class Job:
             self._recover_s = p.reconfigure_s
             nxt = RESTART
         else:
-            self._restore_s = self._roll_back(cause)
-            if cause == POWER_TRIP:
+            # back to the freshest checkpoint copy that survived
+            power_trip = cause == POWER_TRIP
+            saved, tier = self.copies.recover(self.progress_s, self.env.now, power_trip,
+                                              self._took_node and not power_trip, self._per)
+            lost = self.progress_s - saved
+            self.ledger.lost_work += lost
+            self.lost_by_cause[cause] += lost
+            self.progress_s = saved
+            self._restore_s = p.tiers[tier].restore_s
+            if power_trip:
                 return OUTAGE
             nxt = self._after_outage()
-            if nxt is RESTART and self._took_node and p.strategy == "hot_swap":
+            if nxt is RESTART and self._took_node and self._hot_swap:
                 # a spare already took the node's place
                 self._recover_s = p.swap_s + self._restore_s
-        detect = p.detect_s.get(cause, 0.0) if p.detect_s else 0.0
-        if detect > 0:
-            self._detect_s, self._after_detect = detect, nxt
-            return DETECT
+        if p.detect_s:
+            detect = p.detect_s.get(cause, 0.0)
+            if detect > 0:
+                self._detect_s, self._after_detect = detect, nxt
+                return DETECT
         return nxt
-
-    def _roll_back(self, cause: str) -> float:
-        """Back to the freshest checkpoint copy that survived; the extra time restoring from
-        its tier takes (s)."""
-        power_trip = cause == POWER_TRIP
-        saved, tier = self.copies.recover(self.progress_s, self.env.now, power_trip,
-                                          self._took_node and not power_trip, self._per)
-        lost = self.progress_s - saved
-        self.ledger.lost_work += lost
-        self.lost_by_cause[cause] += lost
-        self.progress_s = saved
-        return self.params.tiers[tier].restore_s
 
     def _after_outage(self) -> str:
         """Restart at once if the job has its nodes (an elastic job: enough replicas), else
