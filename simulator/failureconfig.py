@@ -20,6 +20,18 @@ from simulator.units import Seconds
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
 
+def _one_of(rate_per_year: float | None, mtbf: float | None) -> None:
+    if (rate_per_year is None) == (mtbf is None):
+        raise ValueError("give exactly one of rate_per_year or mtbf")
+
+
+def _per_second(rate_per_year: float | None, mtbf: float | None) -> float:
+    """A per-unit rate in 1/s from events per unit-year or a mean time between them (s)."""
+    if mtbf is not None:
+        return 1.0 / mtbf
+    return float(rate_per_year) / SECONDS_PER_YEAR  # type: ignore[arg-type]
+
+
 def _scalar_is_fixed(value: Any) -> Any:
     # `repair_time: 20 h` is shorthand for a fixed repair time.
     if isinstance(value, int | float | str) and not isinstance(value, bool):
@@ -120,8 +132,7 @@ class FailureCause(Model):
 
     @model_validator(mode="after")
     def _one_rate(self) -> FailureCause:
-        if (self.rate_per_year is None) == (self.mtbf is None):
-            raise ValueError("give exactly one of rate_per_year or mtbf")
+        _one_of(self.rate_per_year, self.mtbf)
         if (self.per == "domain") != (self.domain_nodes is not None):
             raise ValueError("per: domain needs domain_nodes (and only it takes them)")
         return self
@@ -129,9 +140,7 @@ class FailureCause(Model):
     @property
     def rate_per_s(self) -> float:
         """Per-unit failure rate in 1/s."""
-        if self.mtbf is not None:
-            return 1.0 / self.mtbf
-        return float(self.rate_per_year) / SECONDS_PER_YEAR  # type: ignore[arg-type]
+        return _per_second(self.rate_per_year, self.mtbf)
 
     @property
     def weibull_shape(self) -> float | None:
@@ -178,16 +187,13 @@ class SlowdownConfig(Model):
 
     @model_validator(mode="after")
     def _one_rate(self) -> SlowdownConfig:
-        if (self.rate_per_year is None) == (self.mtbf is None):
-            raise ValueError("give exactly one of rate_per_year or mtbf")
+        _one_of(self.rate_per_year, self.mtbf)
         return self
 
     @property
     def rate_per_s(self) -> float:
         """Per-unit episode rate in 1/s."""
-        if self.mtbf is not None:
-            return 1.0 / self.mtbf
-        return float(self.rate_per_year) / SECONDS_PER_YEAR  # type: ignore[arg-type]
+        return _per_second(self.rate_per_year, self.mtbf)
 
 
 class BadNodesConfig(Model):

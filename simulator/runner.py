@@ -7,7 +7,8 @@ function :func:`run_one`, so results do not depend on ``-j`` or on the executor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +55,7 @@ def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int
     Replication 0 always runs in this process with the probes attached (probes do not change
     numbers); the others run on the executor meanwhile.
     """
-    from simulator.executors import LocalExecutor, Task
+    from simulator.executors import Task
 
     seqs = seeds_for(seed, replications)
     timeline, segments = Timeline(), SegmentLog()
@@ -63,32 +64,44 @@ def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int
         first = simulate(scenario, seqs[0], 0, timeline, segments)
         if progress:
             progress(1)
-        others = []
-        for i in rest:
-            others.append(simulate(scenario, seqs[i], i))
-            if progress:
-                progress(1)
+        others = run_range(scenario, seed, 1, replications, 1, progress)
         return RunResult([first, *others], timeline, segments)
-    own = executor is None
-    ex = LocalExecutor(jobs) if executor is None else executor
-    try:
-        data = scenario.model_dump(mode="json")
-        batch = ex.run([data], [Task(0, seqs[i], i) for i in rest])
+    with _executor(executor, jobs) as ex:
+        batch = ex.run([scenario.model_dump(mode="json")], [Task(0, seqs[i], i) for i in rest])
         first = simulate(scenario, seqs[0], 0, timeline, segments)
         if progress:
             progress(1)
-        records: list[ReplicationRecord] = [first, *([None] * len(rest))]  # type: ignore[list-item]
-        for k, record in batch:
-            records[k + 1] = record
-            if progress:
-                progress(1)
-    except BaseException:
-        if own:
-            ex.close(abort=True)
-        raise
-    if own:
-        ex.close()
+        records: list[ReplicationRecord] = [first, *_gather(batch, len(rest), progress)]
     return RunResult(records, timeline, segments)
+
+
+@contextlib.contextmanager
+def _executor(executor: Executor | None, jobs: int) -> Iterator[Executor]:
+    """The given executor, or ``jobs`` local processes owned here: closed at the end, and
+    stopped at once if the caller fails or is interrupted."""
+    from simulator.executors import LocalExecutor
+
+    if executor is not None:
+        yield executor
+        return
+    ex = LocalExecutor(jobs)
+    try:
+        yield ex
+    except BaseException:
+        ex.close(abort=True)
+        raise
+    ex.close()
+
+
+def _gather(batch: Iterator[tuple[int, ReplicationRecord]], n: int,
+            progress: Progress | None) -> list[ReplicationRecord]:
+    """The records of ``n`` submitted tasks in task order, as they finish."""
+    records: list[ReplicationRecord] = [None] * n  # type: ignore[list-item]
+    for k, record in batch:
+        records[k] = record
+        if progress:
+            progress(1)
+    return records
 
 
 def run_range(scenario: Scenario, seed: int, start: int, stop: int, jobs: int = 1,
@@ -96,7 +109,7 @@ def run_range(scenario: Scenario, seed: int, start: int, stop: int, jobs: int = 
               executor: Executor | None = None) -> list[ReplicationRecord]:
     """Replications ``start`` .. ``stop - 1`` of a run with ``seed`` (no probes): the same
     records those replications have in a run of ``stop`` or more."""
-    from simulator.executors import LocalExecutor, Task
+    from simulator.executors import Task
 
     seqs = seeds_for(seed, stop)
     indices = list(range(start, stop))
@@ -107,19 +120,6 @@ def run_range(scenario: Scenario, seed: int, start: int, stop: int, jobs: int = 
             if progress:
                 progress(1)
         return out
-    own = executor is None
-    ex = LocalExecutor(jobs) if executor is None else executor
-    try:
-        records: list[ReplicationRecord] = [None] * len(indices)  # type: ignore[list-item]
-        for k, record in ex.run([scenario.model_dump(mode="json")],
-                                [Task(0, seqs[i], i) for i in indices]):
-            records[k] = record
-            if progress:
-                progress(1)
-    except BaseException:
-        if own:
-            ex.close(abort=True)
-        raise
-    if own:
-        ex.close()
-    return records
+    with _executor(executor, jobs) as ex:
+        batch = ex.run([scenario.model_dump(mode="json")], [Task(0, seqs[i], i) for i in indices])
+        return _gather(batch, len(indices), progress)
