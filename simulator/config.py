@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
 from simulator.catalog import CATALOG, GpuType
 from simulator.configbase import Model
@@ -166,6 +166,9 @@ class RunConfig(Model):
 
 class Scenario(Model):
     """A whole scenario file."""
+
+    #: warnings about the file as written (set by :func:`simulator.api.load`)
+    _input_warnings: list[dict[str, str]] = PrivateAttr(default_factory=list)
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
 

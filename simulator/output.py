@@ -120,12 +120,18 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
     return summary
 
 
-def replications_csv(records: Sequence[ReplicationRecord]) -> str:
+def csv_rows(records: Sequence[ReplicationRecord]) -> list[dict[str, Any]]:
+    """The rows of replications.csv: one flat dict per replication, the same columns in each
+    (every cause seen in any replication)."""
     causes = sorted({c for r in records for c in r.interruptions_by_cause})
     costed = sorted({c for r in records for d in (r.lost_hours_by_cause,
                                                   r.restart_hours_by_cause,
                                                   r.down_hours_by_cause) for c in d})
-    rows = [r.flat(causes, costed) for r in records]
+    return [r.flat(causes, costed) for r in records]
+
+
+def replications_csv(records: Sequence[ReplicationRecord]) -> str:
+    rows = csv_rows(records)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
@@ -32,18 +29,13 @@ from simulator.cli.common import (
     executor_for,
     json_safe,
     load,
-    metadata,
     out,
     output_folder,
-    resolved_dict,
     warn,
     workers,
 )
 from simulator.errors import ScenarioError
 from simulator.report import progress_bar, render_run_table, step
-
-#: replications an adaptive run may use unless -r says otherwise
-ADAPTIVE_CAP = 500
 
 
 def _ci_target(text: str, metric: str) -> float:
@@ -88,64 +80,32 @@ def run(
         = "wall_clock_days",
 ) -> None:
     """Run a scenario's replications; print simulated vs analytic, write the result folder."""
-    from simulator.analytic import analytic_for
-    from simulator.diagnostics import analytic_caveats, initial_state, result_warnings
-    from simulator.output import build_summary, write_run
-    from simulator.runner import run_replications
+    from simulator.api import ADAPTIVE_CAP
+    from simulator.api import run as run_scenario
 
     scenario, warnings = load(scenario_file, set_, strict)
+    scenario._input_warnings = warnings
     target = _ci_target(ci_target, ci_metric) if ci_target is not None else None
     n = replications or (ADAPTIVE_CAP if target is not None else scenario.run.replications)
     jobs = workers(jobs, n)
-    root_seed = scenario.run.seed if seed is None else seed
     out_dir = output or Path("results") / scenario.name
     with output_folder(out_dir) as folder:
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        t0 = time.perf_counter()
         with executor_for(executor, jobs, scheduler) as ex, \
                 progress_bar(f"{scenario.name}", n, enabled=fmt is Format.table) as advance:
-            precision = None
-            if target is None:
-                result = run_replications(scenario, n, root_seed, jobs, advance, executor=ex)
-            else:
-                from simulator.adaptive import run_until
-
-                result, precision = run_until(scenario, root_seed, ci_metric, target, n, jobs,
-                                              advance, ex)
-            where = ex.description
-        wall = time.perf_counter() - t0
-        analytic = analytic_for(scenario)
-        warnings = warnings + result_warnings(scenario, result.records)
-        if precision is not None and not precision.met:
-            warnings.append({"code": "ci_target_not_met", "message": (
-                f"{ci_metric}: the 95% CI half-width is {precision.achieved_rel:.3%} of the "
-                f"mean after the cap of {precision.cap} replications, above the "
-                f"--ci-target {precision.target_rel:.3%}; raise -r for more")})
-        summary = build_summary(scenario.name, result.records, root_seed, analytic, wall,
-                                warnings, analytic_caveats(scenario, result.records),
-                                initial_state(scenario))
-        if precision is not None:
-            summary["precision"] = precision.to_dict()
-        meta = metadata(root_seed, sys.argv, started, wall, jobs, where)
-        write_run(folder.stage, resolved_dict(scenario), result.records, summary, meta,
-                  result.timeline, result.segments)
-        if not no_plots:
-            from simulator.runplots import draw_run
-
-            with step("drawing plots", enabled=fmt is Format.table):
-                draw_run(folder.stage, summary, result.timeline.changes,
-                         result.records[0].wall_clock_days, scenario, result.segments.rows)
+            result = run_scenario(scenario, n, seed, jobs, ex, advance, target, ci_metric)
+        result.write(folder.stage, not no_plots,
+                     lambda: step("drawing plots", enabled=fmt is Format.table))
         folder.commit()
+    summary = result.summary
     if fmt is Format.json:
         out.print_json(json.dumps(json_safe(summary)))
     else:
         render_run_table(out, scenario, summary)
         out.print(f"results in {out_dir}/", highlight=False)
-    if strict and warnings:
-        err.print(f"--strict: {len(warnings)} warning(s) (results written to {out_dir}/)",
-                  highlight=False)
+    if strict and result.warnings:
+        err.print(f"--strict: {len(result.warnings)} warning(s) (results written to "
+                  f"{out_dir}/)", highlight=False)
         raise typer.Exit(2)
-
 
 
 @app.command(cls=Command)

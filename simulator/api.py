@@ -1,0 +1,220 @@
+"""The Python API: load a scenario, run it, and work with the result in a script or notebook.
+
+    import simulator
+    s = simulator.load("scenarios/100k_h100.yaml", **{"job.checkpoint.interval": "5 min"})
+    r = simulator.run(s, replications=20, seed=1, jobs=2)
+    r.summary["ettr"]          # {"mean": ..., "std": ..., "ci95_low": ..., "ci95_high": ...}
+    r.by_cause                 # what each failure cause cost (h), costliest first
+    r.warnings                 # [{"code": ..., "message": ...}]
+    r.to_frame()               # one row per replication (needs pandas)
+    r.save("results/mine")     # the files ``dcsim run`` writes
+
+Overrides are the dotted keys and values of ``dcsim run --set``, with the same units: a
+string is read exactly as ``--set key=value`` reads its value; a number, list or mapping is
+written as YAML first. Metrics keep their units in their names (``wall_clock_days``,
+``lost_work_hours``, ...); times in the records are in the unit their name says.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from simulator.config import Scenario
+from simulator.records import ReplicationRecord
+
+if TYPE_CHECKING:
+    from simulator.adaptive import Precision
+    from simulator.executors import Executor
+    from simulator.runner import RunResult
+
+Warning_ = dict[str, str]
+
+
+def _as_set(key: str, value: Any) -> str:
+    """``key=value`` as ``--set`` takes it."""
+    if isinstance(value, str):
+        return f"{key}={value}"
+    import yaml
+
+    if isinstance(value, bool) or value is None:
+        text = yaml.safe_dump(value).splitlines()[0]
+    elif isinstance(value, int | float):
+        text = repr(value)
+    else:
+        text = yaml.safe_dump(value, default_flow_style=True, width=10**9).strip()
+    return f"{key}={text}"
+
+
+def load(source: str | Path | Mapping[str, Any], **overrides: Any) -> Scenario:
+    """A validated scenario from a file or a mapping, with ``--set``-style overrides
+    (``**{"job.restart.time": "2 min"}``). Raises :class:`simulator.errors.ScenarioError`
+    listing every problem."""
+    from simulator.diagnostics import input_warnings
+    from simulator.loader import (
+        apply_overrides,
+        load_with_warnings,
+        parse_override,
+        validate_data,
+    )
+
+    sets = [_as_set(k, v) for k, v in overrides.items()]
+    if isinstance(source, Mapping):
+        import copy
+
+        data = apply_overrides(copy.deepcopy(dict(source)), [parse_override(o) for o in sets])
+        scenario = validate_data(data, "<mapping>", Path.cwd(), sets)
+        warnings = input_warnings(data, scenario)
+    else:
+        scenario, warnings = load_with_warnings(Path(source), sets)
+    scenario._input_warnings = list(warnings)
+    return scenario
+
+
+@dataclass
+class Result:
+    """The outcome of :func:`run`.
+
+    Attributes:
+        scenario: what was run.
+        summary: ``summary.json`` as a dict: metric -> {mean, std, ci95_low, ci95_high}, and
+            the blocks ``analytic``, ``cost_by_cause``, ``warnings``, ``perf``...
+        replications: one :class:`~simulator.records.ReplicationRecord` per replication.
+        warnings: what a reader could misread, as ``{code, message}``.
+        seed: the root seed.
+    """
+
+    scenario: Scenario
+    summary: dict[str, Any]
+    replications: list[ReplicationRecord]
+    warnings: list[Warning_]
+    seed: int
+    _run: RunResult = field(repr=False)
+    _meta: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def by_cause(self) -> dict[str, dict[str, float]]:
+        """Per cause, costliest first: mean interruptions and hours of work lost, of restarts
+        and down after it, per replication."""
+        return dict(self.summary.get("cost_by_cause") or {})
+
+    def timeline(self, replication: int = 0) -> list[tuple[float, str, float]]:
+        """Job state changes ``(time_s, state, progress_s)`` of one replication. Replication 0
+        was recorded as it ran; another is re-run with its own seed (same numbers)."""
+        if replication == 0:
+            return list(self._run.timeline.changes)
+        from simulator.model import Timeline, simulate
+        from simulator.runner import seeds_for
+
+        if not 0 <= replication < len(self.replications):
+            raise IndexError(f"replication {replication} of {len(self.replications)}")
+        probe = Timeline()
+        simulate(self.scenario, seeds_for(self.seed, replication + 1)[replication],
+                 replication, probe)
+        return list(probe.changes)
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame, one row per replication, with the columns of
+        ``replications.csv`` (units in their names). Needs pandas (``pip install pandas``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Result.to_frame needs pandas: pip install pandas") from None
+        from simulator.output import csv_rows
+
+        return pd.DataFrame(csv_rows(self.replications))
+
+    def write(self, folder: Path, plots: bool = True,
+              drawing: Callable[[], Any] | None = None) -> None:
+        """Write the run's files into an existing folder (no atomic swap: see :meth:`save`);
+        ``drawing``: a context manager shown while plots are drawn."""
+        from simulator.loader import resolved_dict
+        from simulator.output import metadata, write_run
+
+        m = self._meta
+        meta = metadata(self.seed, m.get("argv", sys.argv), m.get("started", ""),
+                        m.get("wall", math.nan), m.get("jobs", 1), m.get("where"))
+        write_run(folder, resolved_dict(self.scenario), self.replications, self.summary, meta,
+                  self._run.timeline, self._run.segments)
+        if plots:
+            from contextlib import nullcontext
+
+            from simulator.runplots import draw_run
+
+            with drawing() if drawing is not None else nullcontext():
+                draw_run(folder, self.summary, self._run.timeline.changes,
+                         self.replications[0].wall_clock_days, self.scenario,
+                         self._run.segments.rows)
+
+    def save(self, directory: str | Path, plots: bool = True) -> Path:
+        """Write the files ``dcsim run`` writes to ``directory``, all at once (the previous
+        contents stay until the new ones are complete). Returns the folder."""
+        from simulator.outdir import OutputFolder
+
+        out = Path(directory)
+        with OutputFolder(out) as folder:
+            self.write(folder.stage, plots)
+            folder.commit()
+        return out
+
+
+def run(scenario: Scenario, replications: int | None = None, seed: int | None = None,
+        jobs: int = 1, executor: Executor | None = None,
+        progress: Callable[[int], None] | None = None, ci_target: float | None = None,
+        ci_metric: str = "wall_clock_days") -> Result:
+    """Run a scenario's replications (default: ``run.replications`` with ``run.seed``).
+
+    Args:
+        jobs: local worker processes when no ``executor`` is given (1: this process).
+        executor: e.g. :class:`simulator.executors.DaskExecutor`; results are identical on
+            every executor and at any ``jobs``.
+        progress: called with 1 as each replication finishes.
+        ci_target: run replications until ``ci_metric``'s 95% CI half-width is at most this
+            share of its mean (e.g. 0.005), ``replications`` being the cap (default 500).
+    """
+    from simulator.analytic import analytic_for
+    from simulator.diagnostics import analytic_caveats, initial_state, result_warnings
+    from simulator.output import build_summary
+    from simulator.runner import run_replications
+
+    root_seed = scenario.run.seed if seed is None else seed
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    precision: Precision | None = None
+    if ci_target is None:
+        n = replications or scenario.run.replications
+        result = run_replications(scenario, n, root_seed, jobs, progress, executor=executor)
+    else:
+        from simulator.adaptive import run_until
+
+        n = replications or ADAPTIVE_CAP
+        result, precision = run_until(scenario, root_seed, ci_metric, ci_target, n, jobs,
+                                      progress, executor)
+    wall = time.perf_counter() - t0
+    warnings = list(getattr(scenario, "_input_warnings", []) or [])
+    warnings += result_warnings(scenario, result.records)
+    if precision is not None and not precision.met:
+        warnings.append({"code": "ci_target_not_met", "message": (
+            f"{ci_metric}: the 95% CI half-width is {precision.achieved_rel:.3%} of the "
+            f"mean after the cap of {precision.cap} replications, above the "
+            f"target {precision.target_rel:.3%}; raise the replications for more")})
+    summary = build_summary(scenario.name, result.records, root_seed, analytic_for(scenario),
+                            wall, warnings, analytic_caveats(scenario, result.records),
+                            initial_state(scenario))
+    if precision is not None:
+        summary["precision"] = precision.to_dict()
+    where = executor.description if executor is not None else (
+        f"local, {jobs} process{'es' if jobs > 1 else ''}")
+    return Result(scenario, summary, result.records, warnings, root_seed, result,
+                  {"started": started, "wall": wall, "jobs": jobs, "where": where,
+                   "argv": sys.argv})
+
+
+#: replications an adaptive run may use unless told otherwise
+ADAPTIVE_CAP = 500

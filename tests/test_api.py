@@ -1,0 +1,100 @@
+"""The Python API (simulator.load, simulator.run, Result): one code path with the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import invoke, ok, scenario_dict
+
+import simulator
+from simulator.errors import ScenarioError
+from simulator.loader import load_scenario
+from simulator.records import METRICS
+
+
+def _file(tmp_path: Path) -> Path:
+    data = scenario_dict(mtbf_h=12.0, nodes=8, spare_nodes=1, work="3 d",
+                         repair={"distribution": "exponential", "mean": "6 h"})
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _json(est: dict) -> dict:
+    """An estimate as summary.json holds it (NaN as null)."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in est.items()}
+
+
+def test_run_equals_the_cli_run_with_the_same_seed(tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    ok(invoke("run", path, "-r", 4, "--seed", 7, "--no-plots", "-o", tmp_path / "cli"))
+    cli = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    result = simulator.run(simulator.load(path), replications=4, seed=7, jobs=2)
+    for metric in METRICS:
+        assert _json(result.summary[metric]) == cli[metric], metric
+    assert result.summary["cost_by_cause"] == cli["cost_by_cause"]
+    assert result.warnings == cli["warnings"]
+    rows = list(csv.DictReader((tmp_path / "cli" / "replications.csv").read_text().splitlines()))
+    for rec, row in zip(result.replications, rows, strict=True):
+        assert repr(rec.wall_clock_days) == row["wall_clock_days"]
+        assert rec.interruptions == int(row["interruptions"])
+    # the timeline of replication 0 is the CLI's timeline.csv
+    changes = list(csv.DictReader((tmp_path / "cli" / "timeline.csv").read_text().splitlines()))
+    assert [(float(r["time_s"]), r["state"]) for r in changes] == \
+        [(t, s) for t, s, _ in result.timeline(0)]
+
+
+def test_overrides_equal_set(tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    api = simulator.load(path, **{"job.restart.time": "2 min", "cluster.spare_nodes": 3,
+                                  "job.recovery": {"strategy": "hot_swap",
+                                                   "swap_time": "30 s"},
+                                  "job.restart.failures_during_restart": False})
+    cli = load_scenario(path, ["job.restart.time=2 min", "cluster.spare_nodes=3",
+                               "job.recovery={strategy: hot_swap, swap_time: 30 s}",
+                               "job.restart.failures_during_restart=false"])
+    assert api.model_dump() == cli.model_dump()
+    # a mapping loads too, with the same overrides
+    data = yaml.safe_load(path.read_text())
+    assert simulator.load(data, **{"job.restart.time": "2 min", "cluster.spare_nodes": 3,
+                                   "job.recovery": {"strategy": "hot_swap",
+                                                    "swap_time": "30 s"},
+                                   "job.restart.failures_during_restart": False}
+                          ).model_dump() == cli.model_dump()
+    with pytest.raises(ScenarioError) as err:
+        simulator.load(path, **{"job.restart.tme": "2 min"})
+    assert "job.restart.tme" in str(err.value.problems)
+
+
+def test_to_frame_has_a_row_per_replication_and_the_csv_columns(tmp_path: Path) -> None:
+    result = simulator.run(simulator.load(_file(tmp_path)), replications=3, seed=2)
+    frame = result.to_frame()
+    assert len(frame) == 3
+    result.save(tmp_path / "saved", plots=False)
+    header = (tmp_path / "saved" / "replications.csv").read_text().splitlines()[0].split(",")
+    assert list(frame.columns) == header
+    for col in ("wall_clock_days", "ettr", "lost_work_hours", "restart_hours"):
+        assert col in frame.columns
+    assert frame["wall_clock_days"].tolist() == [r.wall_clock_days for r in result.replications]
+
+
+def test_save_writes_the_files_of_a_run_and_other_timelines_rerun(tmp_path: Path) -> None:
+    result = simulator.run(simulator.load(_file(tmp_path)), replications=3, seed=5)
+    out = result.save(tmp_path / "saved")
+    for name in ("summary.json", "replications.csv", "resolved.yaml", "metadata.json",
+                 "timeline.csv", "ledger.png", "causes.png", "timeline.png"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["ettr"] == result.summary["ettr"]
+    # replication 2 re-run with its own seed: its last state is done, at its wall clock
+    changes = result.timeline(2)
+    assert changes[-1][1] == "done"
+    assert changes[-1][0] == pytest.approx(result.replications[2].wall_clock_days * 86400.0)
+    with pytest.raises(IndexError):
+        result.timeline(3)
+    assert result.by_cause == saved["cost_by_cause"]
