@@ -2,7 +2,8 @@
 
 From Python: ``simulator.load(path_or_mapping, **overrides)`` gives a validated scenario,
 ``simulator.run(scenario, replications=, seed=, jobs=, executor=)`` a
-:class:`simulator.api.Result` (see :mod:`simulator.api`).
+:class:`simulator.api.Result` (see :mod:`simulator.api`); ``simulator.compare``,
+``simulator.sweep`` and ``simulator.optimize`` mirror the CLI (:mod:`simulator.studies`).
 
 Data flows one way: scenario file -> validated config (:mod:`simulator.config`) -> model
 (:mod:`simulator.model`) -> per-replication records (:mod:`simulator.records`) -> statistics
@@ -12,7 +13,7 @@ Data flows one way: scenario file -> validated config (:mod:`simulator.config`) 
 __version__ = "0.3.0"
 """The model version: sweep caches key on it, so bump it whenever results change."""
 
-__all__ = ["Result", "__version__", "load", "run"]
+__all__ = ["Result", "__version__", "compare", "load", "optimize", "run", "sweep"]
 
 
 def __getattr__(name: str) -> object:
@@ -22,4 +23,8 @@ def __getattr__(name: str) -> object:
         from simulator import api
 
         return getattr(api, name)
+    if name in ("compare", "sweep", "optimize"):
+        from simulator import studies
+
+        return getattr(studies, name)
     raise AttributeError(f"module 'simulator' has no attribute {name!r}")

@@ -98,3 +98,25 @@ def test_save_writes_the_files_of_a_run_and_other_timelines_rerun(tmp_path: Path
     with pytest.raises(IndexError):
         result.timeline(3)
     assert result.by_cause == saved["cost_by_cause"]
+
+
+def test_compare_equals_the_cli_comparison(tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    ok(invoke("compare", path, "--variant", "slow restart: job.restart.time=30 min", "-r", 3,
+              "-o", tmp_path / "cmp"))
+    cli = list(csv.DictReader((tmp_path / "cmp" / "compare.csv").read_text().splitlines()))
+    api = simulator.compare({"t": simulator.load(path),
+                             "slow restart": simulator.load(path, **{"job.restart.time":
+                                                                     "30 min"})},
+                            replications=3)
+    got = {(r["metric"], r["scenario"]): r for r in api.rows}
+    for row in cli:
+        mine = got[(row["metric"], row["scenario"])]
+        assert (repr(mine["mean"]) == row["mean"]) or (row["mean"] == "" and
+                                                      math.isnan(mine["mean"]))
+    sweep = simulator.sweep(path, {"job.restart.time": ["5 min", "30 min"]}, replications=3)
+    frame = sweep.to_frame()
+    assert frame["job.restart.time"].tolist() == ["5 min", "30 min"]
+    slow = next(r for r in api.rows if r["metric"] == "wall_clock_days"
+                and r["scenario"] == "slow restart")
+    assert frame["wall_clock_days_mean"].iloc[1] == slow["mean"]

@@ -22,7 +22,9 @@ def _declared() -> tuple[set[str], set[str]]:
         return {r.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().lower()
                 for r in reqs}
 
-    return names(project["dependencies"]), names(project["optional-dependencies"]["dask"])
+    extras = project["optional-dependencies"]
+    return names(project["dependencies"]), set().union(
+        *(names(reqs) for name, reqs in extras.items() if name != "dev"))
 
 
 def test_every_import_is_stdlib_or_declared() -> None:

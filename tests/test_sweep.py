@@ -15,7 +15,7 @@ import simulator.executors as executors
 from simulator.analytic import daly_interval, young_interval
 from simulator.loader import ScenarioError
 from simulator.records import METRICS
-from simulator.sweep import (
+from simulator.sweepgrid import (
     POINT_FORMAT,
     combinations,
     param_column,

@@ -62,7 +62,7 @@ def compare(
     """Compare scenarios on common random numbers: replication i of every scenario uses the
     same seeds. Seed and replications come from the first file unless given. Differences
     against the first scenario have paired 95% CIs."""
-    from simulator.compare import (
+    from simulator.comparison import (
         COLUMNS,
         DEFAULT_PLOT,
         DEFAULT_TABLE,
@@ -75,7 +75,7 @@ def compare(
         shown_metrics,
     )
     from simulator.output import atomic_write_text, replications_csv, write_json, write_yaml
-    from simulator.sweep import rows_csv
+    from simulator.sweepgrid import rows_csv
 
     check_metrics(metric)
     problems: list[str] = []

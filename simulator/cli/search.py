@@ -60,7 +60,7 @@ class _SweepCommand(Command):
 
 def _param_specs(ctx: typer.Context, params: list[str], values: list[str],
                  ranges: list[str]) -> list[Any]:
-    from simulator.sweep import parse_range, parse_values
+    from simulator.sweepgrid import parse_range, parse_values
 
     order = ctx.meta.get("dcsim.spec_order")
     if not order or len(order) != len(values) + len(ranges):
@@ -110,7 +110,7 @@ def sweep(
     """Run a scenario at every point of a parameter grid (same seeds at every point); write
     sweep.csv and sweep.png. Finished points are kept in DIR/points/ and reused on a rerun."""
     from simulator.output import atomic_write_text, write_json, write_yaml
-    from simulator.sweep import (
+    from simulator.sweepgrid import (
         DEFAULT_METRICS,
         INTERVAL_KEY,
         Sweep,
@@ -178,7 +178,7 @@ def sweep(
                    metadata(sw.seed, sys.argv, started, wall, jobs, where))
         if not no_plots:
             from simulator.plots import draw_sweep
-            from simulator.sweep import read_csv_rows
+            from simulator.sweepgrid import read_csv_rows
 
             draw_sweep(read_csv_rows(stage / "sweep.csv"), json_safe(meta), stage / "sweep.png")
         keep_points(folder.final, stage)
@@ -225,10 +225,10 @@ def optimize(
     """Find the value of --param in --bounds that minimises (--maximize: maximises) --objective
     subject to every --constraint, each value run on the same seeds; print the search path and
     the answer with its 95% CI."""
-    from simulator.compare import run_compare
-    from simulator.optimize import Search, parse_bounds, parse_constraint, path_rows
+    from simulator.comparison import run_compare
+    from simulator.goalseek import Search, parse_bounds, parse_constraint, path_rows
     from simulator.output import atomic_write_text, write_json
-    from simulator.sweep import param_column, rows_csv
+    from simulator.sweepgrid import param_column, rows_csv
 
     base, _ = load(scenario_file, set_)
     problems: list[str] = []
