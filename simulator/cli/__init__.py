@@ -7,7 +7,7 @@ order ``--help`` lists them.
 # isort: skip_file
 
 from simulator.cli.common import app
-from simulator.cli import run  # noqa: F401  run, validate, init, schema, plot
+from simulator.cli import run  # noqa: F401  run, validate, init, schema, plot, report
 from simulator.cli import search  # noqa: F401  sweep, optimize
 from simulator.cli import compare  # noqa: F401  compare
 from simulator.cli import fit  # noqa: F401  fit

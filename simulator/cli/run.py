@@ -176,3 +176,22 @@ def plot(result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")]) -> N
         raise bad_input(exc.problems) from None
     out.print(done, highlight=False)
 
+
+
+@app.command(cls=Command)
+def report(
+    result_dir: Annotated[Path, typer.Argument(metavar="RESULT_DIR")],
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", metavar="FILE", help="default: RESULT_DIR/report.html")] = None,
+) -> None:
+    """Write one self-contained HTML page (figures embedded) for a run, sweep or comparison
+    folder: scenario and sources, results with CIs, warnings, cost by cause, provenance."""
+    from simulator.htmlreport import write_report
+
+    try:
+        path = write_report(result_dir, output)
+    except ScenarioError as exc:
+        raise bad_input(exc.problems) from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise bad_input([f"{result_dir}: cannot read the results: {exc}"]) from None
+    out.print(f"wrote {path}", highlight=False)
