@@ -131,17 +131,20 @@ class Result:
         return pd.DataFrame(csv_rows(self.replications))
 
     def write(self, folder: Path, plots: bool = True,
-              drawing: Callable[[], Any] | None = None) -> None:
+              drawing: Callable[[], Any] | None = None, parquet: bool = False) -> None:
         """Write the run's files into an existing folder (no atomic swap: see :meth:`save`);
-        ``drawing``: a context manager shown while plots are drawn."""
+        ``drawing``: a context manager shown while plots are drawn; ``parquet``: also
+        ``replications.parquet`` (needs pandas and pyarrow)."""
         from simulator.loader import resolved_dict
-        from simulator.output import metadata, write_run
+        from simulator.output import csv_rows, metadata, write_parquet, write_run
 
         m = self._meta
         meta = metadata(self.seed, m.get("argv", sys.argv), m.get("started", ""),
                         m.get("wall", math.nan), m.get("jobs", 1), m.get("where"))
         write_run(folder, resolved_dict(self.scenario), self.replications, self.summary, meta,
                   self._run.timeline, self._run.segments)
+        if parquet:
+            write_parquet(folder / "replications.parquet", csv_rows(self.replications))
         if plots:
             from contextlib import nullcontext
 
@@ -152,14 +155,14 @@ class Result:
                          self.replications[0].wall_clock_days, self.scenario,
                          self._run.segments.rows)
 
-    def save(self, directory: str | Path, plots: bool = True) -> Path:
+    def save(self, directory: str | Path, plots: bool = True, parquet: bool = False) -> Path:
         """Write the files ``dcsim run`` writes to ``directory``, all at once (the previous
         contents stay until the new ones are complete). Returns the folder."""
         from simulator.outdir import OutputFolder
 
         out = Path(directory)
         with OutputFolder(out) as folder:
-            self.write(folder.stage, plots)
+            self.write(folder.stage, plots, parquet=parquet)
             folder.commit()
         return out
 

@@ -120,6 +120,15 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
     return summary
 
 
+def write_parquet(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows as a Parquet file (pandas and pyarrow), written beside and renamed into place."""
+    import pandas as pd
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    pd.DataFrame(list(rows)).to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
 def csv_rows(records: Sequence[ReplicationRecord]) -> list[dict[str, Any]]:
     """The rows of replications.csv: one flat dict per replication, the same columns in each
     (every cause seen in any replication)."""

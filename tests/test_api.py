@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import invoke, ok, scenario_dict
+from helpers import assert_bad_input, invoke, ok, scenario_dict
 
 import simulator
 from simulator.errors import ScenarioError
@@ -120,3 +120,30 @@ def test_compare_equals_the_cli_comparison(tmp_path: Path) -> None:
     slow = next(r for r in api.rows if r["metric"] == "wall_clock_days"
                 and r["scenario"] == "slow restart")
     assert frame["wall_clock_days_mean"].iloc[1] == slow["mean"]
+
+
+def test_parquet_outputs_hold_the_csv_tables(tmp_path: Path) -> None:
+    import pandas as pd
+
+    path = _file(tmp_path)
+    ok(invoke("run", path, "-r", 3, "--no-plots", "--parquet", "-o", tmp_path / "run"))
+    table = pd.read_parquet(tmp_path / "run" / "replications.parquet")
+    plain = pd.read_csv(tmp_path / "run" / "replications.csv")
+    assert list(table.columns) == list(plain.columns) and len(table) == 3
+    assert table["wall_clock_days"].tolist() == plain["wall_clock_days"].tolist()
+    ok(invoke("sweep", path, "--param", "job.restart.time", "--values", "5 min,30 min", "-r", 2,
+              "--no-plots", "--parquet", "-o", tmp_path / "sw"))
+    sweep = pd.read_parquet(tmp_path / "sw" / "sweep.parquet")
+    assert sweep["job.restart.time_s"].tolist() == [300.0, 1800.0]
+    assert sweep["ettr_mean"].tolist() == pytest.approx(
+        pd.read_csv(tmp_path / "sw" / "sweep.csv")["ettr_mean"].tolist(), rel=1e-15)
+
+
+def test_parquet_without_its_libraries_is_bad_input(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if it were not installed
+    lines = assert_bad_input(invoke("run", _file(tmp_path), "--parquet", "-o", tmp_path / "o"))
+    assert any("pip install 'dcsim[parquet]'" in x for x in lines), lines
+    assert not (tmp_path / "o").exists()

@@ -157,6 +157,20 @@ Sets = Annotated[list[str] | None, typer.Option("--set", help="override a key: k
 Jobs = Annotated[int | None, typer.Option(
     "-j", "--jobs", min=1, help="local worker processes (default: all cores; results do not depend on it)")]
 NoPlots = Annotated[bool, typer.Option("--no-plots", help="skip the PNG plots")]
+Parquet = Annotated[bool, typer.Option(
+    "--parquet", help="also write the table as Parquet (needs pandas and pyarrow)")]
+
+
+def need_parquet(enabled: bool) -> None:
+    """--parquet without its libraries is bad input, said before anything runs."""
+    if not enabled:
+        return
+    try:
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise bad_input(["--parquet needs pandas and pyarrow: pip install 'dcsim[parquet]'"]) \
+            from None
 Fmt = Annotated[Format, typer.Option("--format", help="print a table or JSON")]
 ExecutorOpt = Annotated[ExecutorKind, typer.Option(
     "--executor", help="where replications run: local processes, or a Dask cluster "

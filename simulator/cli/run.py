@@ -18,6 +18,7 @@ from simulator.cli.common import (
     Jobs,
     NoPlots,
     Output,
+    Parquet,
     Replications,
     Scheduler,
     Seed,
@@ -29,6 +30,7 @@ from simulator.cli.common import (
     executor_for,
     json_safe,
     load,
+    need_parquet,
     out,
     output_folder,
     warn,
@@ -69,6 +71,7 @@ def run(
     executor: ExecutorOpt = ExecutorKind.local,
     scheduler: Scheduler = None,
     no_plots: NoPlots = False,
+    parquet: Parquet = False,
     fmt: Fmt = Format.table,
     strict: Strict = False,
     ci_target: Annotated[str | None, typer.Option(
@@ -83,6 +86,7 @@ def run(
     from simulator.api import ADAPTIVE_CAP
     from simulator.api import run as run_scenario
 
+    need_parquet(parquet)
     scenario, warnings = load(scenario_file, set_, strict)
     scenario._input_warnings = warnings
     target = _ci_target(ci_target, ci_metric) if ci_target is not None else None
@@ -94,7 +98,7 @@ def run(
                 progress_bar(f"{scenario.name}", n, enabled=fmt is Format.table) as advance:
             result = run_scenario(scenario, n, seed, jobs, ex, advance, target, ci_metric)
         result.write(folder.stage, not no_plots,
-                     lambda: step("drawing plots", enabled=fmt is Format.table))
+                     lambda: step("drawing plots", enabled=fmt is Format.table), parquet)
         folder.commit()
     summary = result.summary
     if fmt is Format.json:

@@ -20,6 +20,7 @@ from simulator.cli.common import (
     Jobs,
     Metrics,
     NoPlots,
+    Parquet,
     Replications,
     Scheduler,
     Seed,
@@ -33,6 +34,7 @@ from simulator.cli.common import (
     load,
     load_scenario,
     metadata,
+    need_parquet,
     out,
     output_folder,
     resolved_dict,
@@ -105,6 +107,7 @@ def sweep(
     executor: ExecutorOpt = ExecutorKind.local,
     scheduler: Scheduler = None,
     no_plots: NoPlots = False,
+    parquet: Parquet = False,
     fmt: Fmt = Format.table,
 ) -> None:
     """Run a scenario at every point of a parameter grid (same seeds at every point); write
@@ -121,6 +124,7 @@ def sweep(
         sweep_rows,
     )
 
+    need_parquet(parquet)
     specs = _param_specs(ctx, param, values or [], range_ or [])
     check_metrics(metric)
     if optimize and INTERVAL_KEY not in param:
@@ -172,6 +176,10 @@ def sweep(
             "base_values": {k: lookup(resolved_dict(sw.base), k) for k in param},
         }
         atomic_write_text(stage / "sweep.csv", rows_csv(rows))
+        if parquet:
+            from simulator.output import write_parquet
+
+            write_parquet(stage / "sweep.parquet", rows)
         write_json(stage / "sweep.json", meta)
         write_yaml(stage / "resolved.yaml", resolved_dict(sw.base))
         write_json(stage / "metadata.json",
