@@ -39,7 +39,9 @@ class FailureDriver:
     def evict(self, cause: int, job_unit: int) -> None:
         """A straggler detected and evicted: a failure of its unit, now (a decision, not a
         sample: never dropped)."""
-        self.apply(cause, _evict_unit(self.fleet, cause, job_unit), False)
+        unit = _evict_unit(self.fleet, cause, job_unit)
+        if unit is not None:
+            self.apply(cause, unit, False)
 
     def _fire(self, _event: simpy.Event) -> None:
         _, cause, unit = self._pending
@@ -61,7 +63,7 @@ class FailureDriver:
             else:
                 fleet.fail(cause, unit)
                 job.lost_node_in_restart(self._names[cause])
-        elif hit and job.state == "waiting":
+        elif hit and job.state in ("waiting", "detect"):  # already stopped: no new stop
             fleet.fail(cause, unit)
             job.failed_while_waiting(self._names[cause])
         elif hit and job.interruptible():
@@ -73,9 +75,10 @@ class FailureDriver:
             fleet.fail(cause, unit)
 
 
-def _evict_unit(fleet: Fleet, cause: int, job_unit: int) -> int:
+def _evict_unit(fleet: Fleet, cause: int, job_unit: int) -> int | None:
     """The unit of ``cause`` to evict for the straggler at the job's ``job_unit``: that unit
-    if the job still holds its node, else the next unit whose node it holds."""
+    if the job still holds its node, else the next unit whose node it holds (None: the job
+    holds no node of that group)."""
     spec = fleet.causes[cause]
     per_node = {"gpu": spec.gpus_per_node, "node": 1}.get(spec.per)
     n = spec.group_nodes
@@ -86,4 +89,4 @@ def _evict_unit(fleet: Fleet, cause: int, job_unit: int) -> int:
             if per_node is None:
                 return k // spec.nodes_per_rack
             return k * per_node + (job_unit % per_node)
-    return 0
+    return None

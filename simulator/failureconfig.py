@@ -18,6 +18,9 @@ from simulator.reference import LLAMA3_SOFTWARE, LLAMA3_TABLE5, llama3_rate_per_
 from simulator.units import Seconds
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
+#: names the job books its own stops to (planned stops, site trips, waits at launch) or uses
+#: for its own signals: a cause may not take them
+RESERVED = frozenset({"planned", "power_trip", "repairs_at_start", "width"})
 
 
 def _one_of(rate_per_year: float | None, mtbf: float | None) -> None:
@@ -235,9 +238,11 @@ class FailuresConfig(Model):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"duplicate cause names: {', '.join(dup)}")
-        if "planned" in names or "power_trip" in names:
-            raise ValueError("'planned' and 'power_trip' are reserved cause names")
-        clash = sorted({s.name for s in self.slowdowns} & (set(names) | {"planned", "power_trip"}))
+        reserved = sorted(RESERVED & set(names))
+        if reserved:
+            raise ValueError(f"{', '.join(repr(n) for n in reserved)}: reserved cause names "
+                             f"(reserved: {', '.join(sorted(RESERVED))})")
+        clash = sorted({s.name for s in self.slowdowns} & (set(names) | RESERVED))
         slow = [s.name for s in self.slowdowns]
         clash += sorted({n for n in slow if slow.count(n) > 1})
         if clash:

@@ -282,6 +282,8 @@ class Job:
                 state = self._after_outage()
             elif state == DETECT:
                 state = self._after_detect
+                if state is RESTART and self.fleet.missing and not self._elastic:
+                    state = self._after_outage()  # a node failed while the hang went unseen
             elif state == RAMP:
                 if self.stopping:
                     self._finish()

@@ -113,7 +113,7 @@ def test_duplicate_cause_names() -> None:
     assert "duplicate" in lines[0] and "dup" in lines[0]
 
 
-@pytest.mark.parametrize("name", ["planned", "power_trip"])
+@pytest.mark.parametrize("name", ["planned", "power_trip", "repairs_at_start", "width"])
 def test_reserved_cause_names(name: str) -> None:
     lines = problems(data(failures__causes=[{"name": name, "per": "gpu", "rate_per_year": 1}]))
     assert any(name in line for line in lines)

@@ -444,3 +444,20 @@ def test_adaptive_replications_stop_at_the_ci_target(tmp_path: Path) -> None:
     assert "ci_target_not_met" in (tmp_path / "c" / "summary.json").read_text()
     assert_bad_input(invoke("run", path, "--ci-target", "150%"))
     assert_bad_input(invoke("run", path, "--ci-target", "1%", "--ci-metric", "wall"))
+
+
+def test_a_failure_while_detecting_a_hang_is_waited_for(tmp_path: Path) -> None:
+    """A hang at 1.5 h (a software fault, no node out) takes 10 min to detect. Node 1 fails
+    for good at 1 h 35 min, inside the detection stall, with no spare: after the stall the
+    job must wait for node 1 (repairs of 1 h, back at 2 h 35 min), then restart (30 min). It
+    cannot restart at once and compute on a missing node."""
+    path = _traced(tmp_path, "90 min,hang,0\n95 min,node_fault,1\n", repair="1 h")
+    data = yaml.safe_load(path.read_text())
+    data["failures"]["causes"].append({"name": "hang", "per": "node", "mtbf": "1 yr",
+                                       "repair_time": "0 s", "detect_time": "10 min"})
+    path.write_text(yaml.safe_dump(data))
+    rec = simulate(load_scenario(path), np.random.SeedSequence(0))
+    assert rec.detect_hours == pytest.approx(10 / 60, abs=1e-9)
+    assert rec.waiting_hours == pytest.approx(95 / 60 + 1 - 100 / 60, abs=1e-9)
+    assert rec.wall_clock_days * 24 == pytest.approx(95 / 60 + 1 + 0.5 + 9.0, abs=1e-9)
+    assert rec.hardware_failures == 2
