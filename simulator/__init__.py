@@ -13,7 +13,8 @@ Data flows one way: scenario file -> validated config (:mod:`simulator.config`) 
 __version__ = "0.3.0"
 """The model version: sweep caches key on it, so bump it whenever results change."""
 
-__all__ = ["Result", "__version__", "compare", "load", "optimize", "run", "sweep"]
+__all__ = ["Comparison", "Optimum", "Result", "Sweep", "__version__", "compare", "load",
+           "optimize", "run", "sweep"]
 
 
 def __getattr__(name: str) -> object:
@@ -23,7 +24,7 @@ def __getattr__(name: str) -> object:
         from simulator import api
 
         return getattr(api, name)
-    if name in ("compare", "sweep", "optimize"):
+    if name in ("compare", "sweep", "optimize", "Comparison", "Sweep", "Optimum"):
         from simulator import studies
 
         return getattr(studies, name)

@@ -37,21 +37,6 @@ if TYPE_CHECKING:
 Warning_ = dict[str, str]
 
 
-def _as_set(key: str, value: Any) -> str:
-    """``key=value`` as ``--set`` takes it."""
-    if isinstance(value, str):
-        return f"{key}={value}"
-    import yaml
-
-    if isinstance(value, bool) or value is None:
-        text = yaml.safe_dump(value).splitlines()[0]
-    elif isinstance(value, int | float):
-        text = repr(value)
-    else:
-        text = yaml.safe_dump(value, default_flow_style=True, width=10**9).strip()
-    return f"{key}={text}"
-
-
 def load(source: str | Path | Mapping[str, Any], **overrides: Any) -> Scenario:
     """A validated scenario from a file or a mapping, with ``--set``-style overrides
     (``**{"job.restart.time": "2 min"}``). Raises :class:`simulator.errors.ScenarioError`
@@ -60,11 +45,12 @@ def load(source: str | Path | Mapping[str, Any], **overrides: Any) -> Scenario:
     from simulator.loader import (
         apply_overrides,
         load_with_warnings,
+        override_texts,
         parse_override,
         validate_data,
     )
 
-    sets = [_as_set(k, v) for k, v in overrides.items()]
+    sets = override_texts(overrides)
     if isinstance(source, Mapping):
         import copy
 

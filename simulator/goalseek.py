@@ -73,7 +73,7 @@ def parse_constraint(text: str) -> Constraint:
 
 def parse_bounds(key: str, text: str) -> tuple[float, float]:
     """``--bounds LO:HI`` in SI (units allowed, of one kind): LO < HI, both finite."""
-    from simulator.sweepgrid import range_ends
+    from simulator.sweepparams import range_ends
 
     where = f"--bounds {text!r}"
     parts = [p.strip() for p in text.split(":")]
@@ -209,7 +209,7 @@ class Search:
 
 def path_rows(search: Search) -> list[dict[str, Any]]:
     """The search path as CSV rows: value, objective mean and CI, constraint means, feasible."""
-    from simulator.sweepgrid import param_column
+    from simulator.sweepparams import param_column
 
     rows = []
     column = param_column(search.key)

@@ -44,6 +44,25 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def override_text(key: str, value: Any) -> str:
+    """``key=value`` as ``--set`` takes it: a string as it stands (units and all), anything
+    else written as YAML."""
+    if isinstance(value, str):
+        return f"{key}={value}"
+    if isinstance(value, bool) or value is None:
+        text = yaml.safe_dump(value).splitlines()[0]
+    elif isinstance(value, int | float):
+        text = repr(value)
+    else:
+        text = yaml.safe_dump(value, default_flow_style=True, width=10**9).strip()
+    return f"{key}={text}"
+
+
+def override_texts(overrides: Mapping[str, Any]) -> list[str]:
+    """The ``--set`` texts of ``{dotted key: value}`` overrides (see :func:`override_text`)."""
+    return [override_text(k, v) for k, v in overrides.items()]
+
+
 def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     """A copy of ``data`` with each dotted ``key`` set to its value (list items by index)."""
     import copy

@@ -193,6 +193,34 @@ def read_timeline(path: Path) -> list[tuple[float, str, float]]:
                 for r in csv.DictReader(fh)]
 
 
+class RunInfo:
+    """When, where and how long a run or study ran (what ``metadata.json`` records beside the
+    versions): started on creation; :meth:`stop` fixes the wall time (s)."""
+
+    def __init__(self, jobs: int = 1, where: str | None = None,
+                 argv: Sequence[str] | None = None):
+        import time
+        from datetime import datetime, timezone
+
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._t0 = time.perf_counter()
+        self.wall_s = math.nan
+        self.jobs = jobs
+        self.where = where
+        self.argv = list(sys.argv if argv is None else argv)
+
+    def stop(self, where: str | None = None) -> RunInfo:
+        import time
+
+        self.wall_s = time.perf_counter() - self._t0
+        if where is not None:
+            self.where = where
+        return self
+
+    def metadata(self, seed: int) -> dict[str, Any]:
+        return metadata(seed, self.argv, self.started, self.wall_s, self.jobs, self.where)
+
+
 def metadata(seed: int, argv: Sequence[str], started_iso: str, wall_seconds: float,
              jobs: int, executor: str | None = None) -> dict[str, Any]:
     """Versions, seed entropy, command line and run time."""

@@ -208,7 +208,8 @@ def draw_sweep(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Path)
     combination of the other parameters; for a checkpoint-interval sweep the Young and Daly
     optima, the simulated argmin of mean wall clock and any refined optimum are marked."""
     from simulator.records import METRICS
-    from simulator.sweepgrid import INTERVAL_KEY, by_key, display_scale
+    from simulator.sweepgrid import INTERVAL_KEY, by_key
+    from simulator.sweepparams import display_scale
 
     params = meta["params"]
     rows = by_key(rows, params)

@@ -70,7 +70,7 @@ def _redraw_run(result_dir: Path) -> str:
 
 def _redraw_table(result_dir: Path, kind: str) -> str:
     """Redraw sweep.png or compare.png from the CSV and JSON files beside it."""
-    from simulator.sweepgrid import read_csv_rows
+    from simulator.tablecsv import read_csv_rows
 
     missing = [f"{result_dir}: {kind}.{ext} is missing (needed to redraw)"
                for ext in ("csv", "json") if not (result_dir / f"{kind}.{ext}").exists()]

@@ -226,7 +226,8 @@ def _ci(est_low: float | None, est_high: float | None) -> str:
 def render_sweep_table(console: Console, meta: dict[str, Any], rows: list[dict[str, Any]],
                        cached: set[int]) -> None:
     """Points with their parameters (display units) and the chosen metrics' mean and CI."""
-    from simulator.sweepgrid import by_key, display_scale
+    from simulator.sweepgrid import by_key
+    from simulator.sweepparams import display_scale
 
     rows = by_key(rows, meta["params"])
     table = Table(title=f"{meta['scenario']}: sweep of {len(rows)} points, "
@@ -268,7 +269,7 @@ def render_optima(console: Console, meta: dict[str, Any], rows: list[dict[str, A
     optima = meta.get("optimize") or []
     groups: dict[str, list[dict[str, Any]]] = {}
     others = [p["key"] for p in meta["params"] if p["key"] != INTERVAL_KEY]
-    from simulator.sweepgrid import display_scale
+    from simulator.sweepparams import display_scale
 
     units = {p["key"]: display_scale(p["kind"], [r[p["key"]] for r in rows
                                                  if isinstance(r[p["key"]], int | float)])

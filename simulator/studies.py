@@ -1,25 +1,35 @@
-"""Many runs of one scenario from Python: comparisons, sweeps and goal seeking, each on
-common random numbers (replication i of every variant uses the same seed), mirroring
-``dcsim compare``, ``dcsim sweep`` and ``dcsim optimize``. Each returns plain rows (and a
-pandas DataFrame through ``to_frame()``), metrics in the units their names say.
+"""Many runs of scenarios from Python: comparisons, sweeps and goal seeking, each on common
+random numbers (replication i of every variant uses the same seed). ``dcsim compare``,
+``dcsim sweep`` and ``dcsim optimize`` are these functions plus argument parsing and
+printing, so the CLI and a script give the same numbers to the last digit.
+
+Each returns an object with its table (``rows``, or ``path`` for a search), ``to_frame()``
+(pandas), ``write(folder)`` and ``save(directory)`` (the CLI's files, atomically). Metrics
+carry their units in their names; swept values are in SI with the unit in the column name.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.config import Scenario
+from simulator.output import RunInfo
 from simulator.records import ReplicationRecord
+from simulator.sweepstudy import Sweep, sweep
 
 if TYPE_CHECKING:
     from simulator.executors import Executor
-    from simulator.goalseek import Evaluation
+    from simulator.goalseek import Constraint, Evaluation
+
+__all__ = ["Comparison", "Optimum", "Sweep", "compare", "optimize", "sweep"]
 
 
-def _frame(rows: Sequence[Mapping[str, Any]]) -> Any:
+def frame(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """Rows as a pandas DataFrame (pandas is an optional extra)."""
     try:
         import pandas as pd
     except ImportError:
@@ -27,34 +37,100 @@ def _frame(rows: Sequence[Mapping[str, Any]]) -> Any:
     return pd.DataFrame(list(rows))
 
 
-@dataclass
-class Comparison:
-    """Scenarios run on the same seeds: ``rows`` is compare.csv (one row per metric and
-    scenario, with the paired difference against the first and its 95% CI)."""
-
-    labels: list[str]
-    records: list[list[ReplicationRecord]]
-    rows: list[dict[str, Any]]
-
-    def to_frame(self) -> Any:
-        return _frame(self.rows)
-
-
-def _executor(executor: Executor | None, jobs: int) -> Any:
+def executor_or_local(executor: Executor | None, jobs: int) -> Any:
+    """A context manager for ``executor`` as given (left open), or local processes."""
     from simulator.executors import InlineExecutor, LocalExecutor
 
     if executor is not None:
-        import contextlib
-
         return contextlib.nullcontext(executor)
     return InlineExecutor() if jobs <= 1 else LocalExecutor(jobs)
 
 
-def compare(scenarios: Mapping[str, Scenario] | Sequence[Scenario], replications: int | None = None,
-            seed: int | None = None, jobs: int = 1, executor: Executor | None = None
-            ) -> Comparison:
-    """Run every scenario on the same seeds (default: the first one's ``run`` block)."""
-    from simulator.comparison import compare_rows, run_compare
+def _save(write: Callable[[Path], None], directory: str | Path) -> Path:
+    from simulator.outdir import OutputFolder
+
+    out = Path(directory)
+    with OutputFolder(out) as folder:
+        write(folder.stage)
+        folder.commit()
+    return out
+
+
+# ---- compare -------------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """Scenarios run on the same seeds.
+
+    Attributes:
+        labels, scenarios: in order; the first is the baseline.
+        records: per scenario, one record per replication.
+        rows: ``compare.csv``: one row per metric and scenario with its estimate and, against
+            the baseline, the paired difference, its 95% CI, the unpaired (Welch) CI and the
+            relative difference.
+        metrics: what tables and plots show (those with data among the defaults or chosen).
+    """
+
+    labels: list[str]
+    scenarios: list[Scenario]
+    records: list[list[ReplicationRecord]]
+    rows: list[dict[str, Any]]
+    seed: int
+    metrics: list[str]
+    plot_metrics: list[str]
+    info: RunInfo
+    files: list[str] = field(default_factory=list)
+    variants: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> Any:
+        return frame(self.rows)
+
+    def meta(self) -> dict[str, Any]:
+        """``compare.json``."""
+        return {"kind": "compare", "labels": self.labels, "files": self.files,
+                "variants": self.variants, "names": [s.name for s in self.scenarios],
+                "baseline": self.labels[0], "seed": self.seed,
+                "replications": len(self.records[0]), "metrics": self.metrics,
+                "plot_metrics": self.plot_metrics}
+
+    def write(self, folder: Path, plots: bool = True) -> None:
+        """Write compare.csv, compare.json, each scenario's replications-LABEL.csv and
+        resolved-LABEL.yaml, metadata.json and compare.png into an existing folder."""
+        from simulator.comparison import COLUMNS, safe
+        from simulator.loader import resolved_dict
+        from simulator.output import atomic_write_text, replications_csv, write_json, write_yaml
+        from simulator.tablecsv import rows_csv
+
+        atomic_write_text(folder / "compare.csv",
+                          rows_csv([{c: r[c] for c in COLUMNS} for r in self.rows]))
+        write_json(folder / "compare.json", self.meta())
+        for label, scenario, recs in zip(self.labels, self.scenarios, self.records, strict=True):
+            atomic_write_text(folder / f"replications-{safe(label)}.csv", replications_csv(recs))
+            write_yaml(folder / f"resolved-{safe(label)}.yaml", resolved_dict(scenario))
+        write_json(folder / "metadata.json", self.info.metadata(self.seed))
+        if plots:
+            from simulator.plots import draw_compare
+
+            draw_compare(self.rows, self.meta(), folder / "compare.png")
+
+    def save(self, directory: str | Path, plots: bool = True) -> Path:
+        """Write the files ``dcsim compare`` writes to ``directory``, all at once."""
+        return _save(lambda folder: self.write(folder, plots), directory)
+
+
+def compare(scenarios: Mapping[str, Scenario] | Sequence[Scenario],
+            replications: int | None = None, seed: int | None = None, jobs: int = 1,
+            executor: Executor | None = None, progress: Callable[[int], None] | None = None,
+            metrics: Sequence[str] | None = None, files: Sequence[str] = (),
+            variants: Sequence[str] = ()) -> Comparison:
+    """Run every scenario on the same seeds (default: the first one's ``run`` block).
+
+    ``scenarios``: ``{label: scenario}`` (the first is the baseline) or a list, labelled by
+    name. ``progress`` is called with 1 as each replication finishes; ``metrics`` chooses
+    what tables and plots show; ``files`` and ``variants`` are recorded in compare.json.
+    """
+    from simulator.comparison import DEFAULT_PLOT, DEFAULT_TABLE, compare_rows, run_compare
 
     if isinstance(scenarios, Mapping):
         labels, items = list(scenarios), list(scenarios.values())
@@ -63,88 +139,169 @@ def compare(scenarios: Mapping[str, Scenario] | Sequence[Scenario], replications
         labels = [s.name for s in items]
     first = items[0]
     n = replications or first.run.replications
-    with _executor(executor, jobs) as ex:
-        records = run_compare(items, first.run.seed if seed is None else seed, n, ex)
-    return Comparison(labels, records, compare_rows(labels, records))
+    root = first.run.seed if seed is None else seed
+    with executor_or_local(executor, jobs) as ex:
+        info = RunInfo(jobs, ex.description)
+        records = run_compare(items, root, n, ex, progress)
+    info.stop()
+    rows = compare_rows(labels, records)
+    return Comparison(labels, items, records, rows, root,
+                      _shown(rows, metrics or DEFAULT_TABLE), _shown(rows, metrics or DEFAULT_PLOT),
+                      info, list(files), list(variants))
 
 
-def _points(values: Mapping[str, Sequence[Any]], zip_: bool) -> Iterator[dict[str, Any]]:
-    keys = list(values)
-    combos = zip(*values.values(), strict=True) if zip_ else itertools.product(*values.values())
-    for combo in combos:
-        yield dict(zip(keys, combo, strict=True))
+def _shown(rows: Sequence[dict[str, Any]], wanted: Sequence[str]) -> list[str]:
+    from simulator.comparison import shown_metrics
+
+    return shown_metrics(rows, wanted)
 
 
-@dataclass
-class Sweep:
-    """A grid (or zip) of overrides run on the same seeds: ``rows`` has one row per point,
-    the overrides as given, then every metric's mean and 95% CI."""
-
-    points: list[dict[str, Any]]
-    records: list[list[ReplicationRecord]]
-    rows: list[dict[str, Any]]
-
-    def to_frame(self) -> Any:
-        return _frame(self.rows)
-
-
-def sweep(source: Any, values: Mapping[str, Sequence[Any]], zip_: bool = False,
-          replications: int | None = None, seed: int | None = None, jobs: int = 1,
-          executor: Executor | None = None, **overrides: Any) -> Sweep:
-    """Run ``source`` (a path or mapping, with ``overrides``) at every combination of
-    ``values`` (dotted key -> values, with units as ``--set`` takes them)."""
-    from simulator.api import load
-    from simulator.records import METRICS
-    from simulator.stats import estimate
-
-    points = list(_points(values, zip_))
-    scenarios = [load(source, **{**overrides, **p}) for p in points]
-    result = compare(scenarios, replications, seed, jobs, executor)
-    rows = []
-    for point, recs in zip(points, result.records, strict=True):
-        row: dict[str, Any] = dict(point)
-        for m in METRICS:
-            est = estimate(float(getattr(r, m)) for r in recs)
-            row.update({f"{m}_mean": est.mean, f"{m}_ci95_low": est.ci95_low,
-                        f"{m}_ci95_high": est.ci95_high})
-        rows.append(row)
-    return Sweep(points, result.records, rows)
+# ---- optimize ------------------------------------------------------------------------------
 
 
 @dataclass
 class Optimum:
-    """A bounded search: ``answer`` is the best feasible value (None if none was), ``path``
-    every value tried, as ``optimize.csv`` lists them."""
+    """A bounded search.
+
+    Attributes:
+        answer: the best feasible value (``.x``, in SI) with its objective estimate, or None
+            if no value met the constraints.
+        path: ``optimize.csv``: every value tried, its objective's mean and 95% CI, the
+            constraints' means and whether it was feasible.
+    """
 
     key: str
     answer: Evaluation | None
-    path: list[dict[str, Any]] = field(default_factory=list)
+    path: list[dict[str, Any]]
+    scenario: Scenario
+    source: str
+    bounds: tuple[float, float]
+    objective: str
+    maximize: bool
+    constraints: list[str]
+    integer: bool
+    seed: int
+    replications: int
+    info: RunInfo
 
     def to_frame(self) -> Any:
-        return _frame(self.path)
+        return frame(self.path)
+
+    def meta(self) -> dict[str, Any]:
+        """``optimize.json``."""
+        from simulator.sweepparams import param_column
+
+        best = self.answer
+        answer = None if best is None else {
+            self.key: best.x, "objective": self.objective, **best.objective.to_dict(),
+            "constraints": best.constraints}
+        return {"kind": "optimize", "scenario": self.scenario.name, "file": self.source,
+                "param": self.key, "column": param_column(self.key),
+                "bounds": list(self.bounds), "objective": self.objective,
+                "maximize": self.maximize, "constraints": self.constraints,
+                "integer": self.integer, "seed": self.seed, "replications": self.replications,
+                "evaluations": len(self.path), "answer": answer}
+
+    def write(self, folder: Path) -> None:
+        """Write optimize.csv, optimize.json and metadata.json into an existing folder."""
+        from simulator.output import atomic_write_text, write_json
+        from simulator.tablecsv import rows_csv
+
+        atomic_write_text(folder / "optimize.csv", rows_csv(self.path))
+        write_json(folder / "optimize.json", self.meta())
+        write_json(folder / "metadata.json", self.info.metadata(self.seed))
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the files ``dcsim optimize`` writes to ``directory``, all at once."""
+        return _save(self.write, directory)
 
 
-def optimize(source: Any, key: str, bounds: tuple[Any, Any], objective: str,
-             maximize: bool = False, constraints: Sequence[str] = (), integer: bool = False,
-             replications: int | None = None, seed: int | None = None, jobs: int = 1,
-             executor: Executor | None = None, **overrides: Any) -> Optimum:
-    """The value of ``key`` in ``bounds`` that minimises (``maximize``: maximises)
-    ``objective`` (a metric, or the key itself) subject to ``constraints`` such as
-    ``"power_trips == 0"`` (on means over the replications), every value on the same seeds."""
+@dataclass
+class SearchPlan:
+    """A search validated, nothing run yet (see :func:`optimize`)."""
+
+    source: str | Path | Mapping[str, Any]
+    overrides: dict[str, Any]
+    scenario: Scenario
+    key: str
+    lo: float
+    hi: float
+    objective: str
+    maximize: bool
+    constraints: list[Constraint]
+    integer: bool
+    replications: int
+    seed: int
+
+    def run(self, jobs: int = 1, executor: Executor | None = None) -> Optimum:
+        from simulator.api import load
+        from simulator.comparison import run_compare
+        from simulator.goalseek import Search, path_rows
+
+        with executor_or_local(executor, jobs) as ex:
+            info = RunInfo(jobs, ex.description)
+
+            def records(x: float) -> list[ReplicationRecord]:
+                value = int(x) if self.integer else x
+                scenario = load(self.source, **{**self.overrides, self.key: value})
+                return run_compare([scenario], self.seed, self.replications, ex)[0]
+
+            search = Search(self.key, self.lo, self.hi, self.objective, self.maximize,
+                            self.constraints, self.integer, records)
+            best = search.run()
+        info.stop()
+        source = "<mapping>" if isinstance(self.source, Mapping) else str(self.source)
+        return Optimum(self.key, best, path_rows(search), self.scenario, source,
+                       (self.lo, self.hi), self.objective, self.maximize,
+                       [str(c) for c in self.constraints], self.integer, self.seed,
+                       self.replications, info)
+
+
+def plan_search(source: str | Path | Mapping[str, Any], key: str,
+                bounds: tuple[Any, Any] | str, objective: str, maximize: bool = False,
+                constraints: Sequence[str] = (), integer: bool = False,
+                replications: int | None = None, seed: int | None = None,
+                **overrides: Any) -> SearchPlan:
+    """Check a search's arguments (see :func:`optimize`); raises
+    :class:`simulator.errors.ScenarioError` listing every problem."""
     from simulator.api import load
-    from simulator.comparison import run_compare
-    from simulator.goalseek import Search, parse_bounds, parse_constraint, path_rows
+    from simulator.errors import ScenarioError
+    from simulator.goalseek import parse_bounds, parse_constraint
+    from simulator.records import METRICS
 
     base = load(source, **overrides)
-    lo, hi = parse_bounds(key, f"{bounds[0]}:{bounds[1]}")
-    n = replications or base.run.replications
-    root = base.run.seed if seed is None else seed
-    with _executor(executor, jobs) as ex:
-        def records(x: float) -> list[ReplicationRecord]:
-            value = int(x) if integer else x
-            return run_compare([load(source, **{**overrides, key: value})], root, n, ex)[0]
+    problems: list[str] = []
+    parsed = []
+    for text in constraints:
+        try:
+            parsed.append(parse_constraint(text))
+        except ScenarioError as exc:
+            problems += exc.problems
+    if objective not in METRICS and objective != key:
+        problems.append(f"--objective {objective}: unknown metric (use a metric or {key})")
+    text = bounds if isinstance(bounds, str) else f"{bounds[0]}:{bounds[1]}"
+    lo = hi = 0.0
+    try:
+        lo, hi = parse_bounds(key, text)
+    except ScenarioError as exc:
+        problems += exc.problems
+    if problems:
+        raise ScenarioError(problems)
+    return SearchPlan(source, dict(overrides), base, key, float(lo), float(hi), objective,
+                      maximize, parsed, integer, replications or base.run.replications,
+                      base.run.seed if seed is None else seed)
 
-        search = Search(key, float(lo), float(hi), objective, maximize,
-                        [parse_constraint(c) for c in constraints], integer, records)
-        best = search.run()
-    return Optimum(key, best, path_rows(search))
+
+def optimize(source: str | Path | Mapping[str, Any], key: str, bounds: tuple[Any, Any] | str,
+             objective: str, maximize: bool = False, constraints: Sequence[str] = (),
+             integer: bool = False, replications: int | None = None, seed: int | None = None,
+             jobs: int = 1, executor: Executor | None = None, **overrides: Any) -> Optimum:
+    """The value of ``key`` in ``bounds`` (``(lo, hi)`` or ``"LO:HI"``, units allowed) that
+    minimises (``maximize``: maximises) ``objective`` (a metric, or ``key`` itself for the
+    smallest value that meets the constraints) subject to ``constraints`` such as
+    ``"power_trips == 0"`` (on means over the replications), every value on the same seeds.
+
+    Raises :class:`simulator.errors.ScenarioError` listing every problem before running.
+    """
+    return plan_search(source, key, bounds, objective, maximize, constraints, integer,
+                       replications, seed, **overrides).run(jobs, executor)

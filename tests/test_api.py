@@ -116,10 +116,71 @@ def test_compare_equals_the_cli_comparison(tmp_path: Path) -> None:
                                                       math.isnan(mine["mean"]))
     sweep = simulator.sweep(path, {"job.restart.time": ["5 min", "30 min"]}, replications=3)
     frame = sweep.to_frame()
-    assert frame["job.restart.time"].tolist() == ["5 min", "30 min"]
+    assert frame["job.restart.time_s"].tolist() == [300.0, 1800.0]
     slow = next(r for r in api.rows if r["metric"] == "wall_clock_days"
                 and r["scenario"] == "slow restart")
     assert frame["wall_clock_days_mean"].iloc[1] == slow["mean"]
+
+
+def _table(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.read_text().splitlines()))
+
+
+def test_studies_write_the_cli_files(tmp_path: Path) -> None:
+    """compare, sweep and optimize from Python save what the CLI writes, digit for digit."""
+    path = _file(tmp_path)
+    ok(invoke("compare", path, "--variant", "slow: job.restart.time=30 min", "-r", 2,
+              "--no-plots", "-o", tmp_path / "c1"))
+    simulator.compare({"t": simulator.load(path),
+                       "slow": simulator.load(path, **{"job.restart.time": "30 min"})},
+                      replications=2).save(tmp_path / "c2", plots=False)
+    for name in ("compare.csv", "resolved-slow.yaml"):
+        assert (tmp_path / "c1" / name).read_text() == (tmp_path / "c2" / name).read_text()
+    cli_reps, api_reps = (_table(tmp_path / d / "replications-slow.csv") for d in ("c1", "c2"))
+    for row in (*cli_reps, *api_reps):
+        row.pop("sim_seconds")  # the computer's time, not the model's
+    assert cli_reps == api_reps
+
+    ok(invoke("sweep", path, "--param", "job.checkpoint.interval", "--range", "5 min:40 min:3",
+              "--param", "cluster.spare_nodes", "--values", "0,2", "-r", 2, "--no-plots",
+              "-o", tmp_path / "s1"))
+    api = simulator.sweep(path, {"job.checkpoint.interval": "5 min:40 min:3",
+                                 "cluster.spare_nodes": [0, 2]}, replications=2)
+    api.save(tmp_path / "s2", plots=False)
+    assert _table(tmp_path / "s1" / "sweep.csv") == _table(tmp_path / "s2" / "sweep.csv")
+    assert len(api.rows) == 6 and api.computed == 6
+    assert sorted(p.name for p in (tmp_path / "s1" / "points").iterdir()) == \
+        sorted(p.name for p in (tmp_path / "s2" / "points").iterdir())
+    # a cache folder: the second call computes nothing, with the same numbers
+    again = simulator.sweep(path, {"job.checkpoint.interval": "5 min:40 min:3",
+                                   "cluster.spare_nodes": [0, 2]}, replications=2,
+                            cache=tmp_path / "s2")
+    assert again.computed == 0 and again.rows == api.rows
+
+    ok(invoke("optimize", path, "--param", "job.checkpoint.interval", "--bounds", "5 min:2 h",
+              "--objective", "ettr", "--maximize", "-r", 2, "-o", tmp_path / "o1"))
+    best = simulator.optimize(path, "job.checkpoint.interval", ("5 min", "2 h"), "ettr",
+                              maximize=True, replications=2)
+    best.save(tmp_path / "o2")
+    assert (tmp_path / "o1" / "optimize.csv").read_text() == \
+        (tmp_path / "o2" / "optimize.csv").read_text()
+    cli = json.loads((tmp_path / "o1" / "optimize.json").read_text())
+    assert cli["answer"] == json.loads((tmp_path / "o2" / "optimize.json").read_text())["answer"]
+    assert best.answer is not None and cli["answer"]["job.checkpoint.interval"] == best.answer.x
+
+
+def test_study_bad_input_lists_every_problem(tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    with pytest.raises(ScenarioError) as exc:
+        simulator.optimize(path, "job.checkpoint.interval", ("2 h", "5 min"), "nonsense",
+                           constraints=["power_trips =< 0"])
+    text = "\n".join(exc.value.problems)
+    assert "--bounds" in text and "nonsense" in text and "power_trips =< 0" in text
+    with pytest.raises(ScenarioError) as exc:
+        simulator.sweep(path, {"job.restart.time": ["5 min", "300 s"],
+                               "cluster.spare_nodes": "0:4"}, replications=1)
+    text = "\n".join(exc.value.problems)
+    assert "repeated" in text and "--range" in text
 
 
 def test_parquet_outputs_hold_the_csv_tables(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ from simulator import units
 from simulator.cli import app
 from simulator.config import MAX_GPUS, Scenario
 from simulator.loader import load_scenario, resolved_dict, validate_data
-from simulator.sweepgrid import MAX_POINTS
+from simulator.sweepparams import MAX_POINTS
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"

@@ -18,7 +18,7 @@ from simulator.model import simulate
 from simulator.records import METRICS
 from simulator.runner import seeds_for
 from simulator.stats import estimate, paired_difference, welch_difference
-from simulator.sweepgrid import read_csv_rows
+from simulator.tablecsv import read_csv_rows
 
 
 def by_key(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:

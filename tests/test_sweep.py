@@ -15,15 +15,9 @@ import simulator.executors as executors
 from simulator.analytic import daly_interval, young_interval
 from simulator.loader import ScenarioError
 from simulator.records import METRICS
-from simulator.sweepgrid import (
-    POINT_FORMAT,
-    combinations,
-    param_column,
-    parse_range,
-    parse_values,
-    read_csv_rows,
-    split_values,
-)
+from simulator.sweepgrid import POINT_FORMAT
+from simulator.sweepparams import combinations, param_column, parse_range, parse_values, split_values
+from simulator.tablecsv import read_csv_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MINUTE, HOUR = 60.0, 3600.0

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,13 +28,9 @@ from simulator.cli.common import (
     err,
     executor_for,
     json_safe,
-    load,
-    load_scenario,
-    metadata,
     need_parquet,
     out,
     output_folder,
-    resolved_dict,
     workers,
 )
 from simulator.errors import ScenarioError
@@ -62,7 +55,7 @@ class _SweepCommand(Command):
 
 def _param_specs(ctx: typer.Context, params: list[str], values: list[str],
                  ranges: list[str]) -> list[Any]:
-    from simulator.sweepgrid import parse_range, parse_values
+    from simulator.sweepparams import parse_range, parse_values
 
     order = ctx.meta.get("dcsim.spec_order")
     if not order or len(order) != len(values) + len(ranges):
@@ -112,94 +105,62 @@ def sweep(
 ) -> None:
     """Run a scenario at every point of a parameter grid (same seeds at every point); write
     sweep.csv and sweep.png. Finished points are kept in DIR/points/ and reused on a rerun."""
-    from simulator.output import atomic_write_text, write_json, write_yaml
-    from simulator.sweepgrid import (
-        DEFAULT_METRICS,
-        INTERVAL_KEY,
-        Sweep,
-        keep_points,
-        lookup,
-        pending_tasks,
-        rows_csv,
-        sweep_rows,
-    )
+    from simulator.sweepgrid import keep_points, pending_tasks
+    from simulator.sweepstudy import plan, run_plan
 
     need_parquet(parquet)
     specs = _param_specs(ctx, param, values or [], range_ or [])
     check_metrics(metric)
-    if optimize and INTERVAL_KEY not in param:
-        raise bad_input([f"--optimize refines {INTERVAL_KEY}: sweep it with --param {INTERVAL_KEY}"])
-    if optimize and zip_ and len(param) > 1:
-        raise bad_input([f"--optimize needs {INTERVAL_KEY} swept on a grid, not with --zip"])
     try:
-        sw = Sweep(scenario_file, set_ or [], specs, zip_, seed, replications)
+        grid = plan(scenario_file, specs, zip_, replications, seed, optimize, **_overrides(set_))
     except ScenarioError as exc:
         raise bad_input(exc.problems) from None
-    out_dir = output or Path("results") / f"{sw.base.name}-sweep"
+    out_dir = output or Path("results") / f"{grid.base.name}-sweep"
+    shown = fmt is Format.table
     with output_folder(out_dir, keep_partial=True) as folder:
         stage = folder.stage
-        sw.also_read = [folder.final]
-        points = sw.points
-        cached, pending = sw.plan(stage, points)
-        total = pending_tasks(pending)
-        jobs = workers(jobs, total)
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        t0 = time.perf_counter()
-        shown = fmt is Format.table
-        if shown and cached:
-            err.print(f"resuming: {len(cached)} of {len(points)} points already computed in "
-                      f"{out_dir}/", highlight=False)
-        optima = []
+        grid.also_read = [folder.final]
+        _, pending = grid.plan(stage, grid.points)  # cores for the points left, at most
+        jobs = workers(jobs, pending_tasks(pending))
         with executor_for(executor, jobs, scheduler) as ex:
-            label = f"{sw.base.name}: {len(pending)} points × replications"
-            with progress_bar(label, total, enabled=shown) as advance:
-                results = sw.compute(stage, points, ex, advance)
-            if optimize:
-                with progress_bar("optimizing the checkpoint interval", None,
-                                  enabled=shown) as advance:
-                    optima = sw.optimize(stage, results, ex, advance)
-            where = ex.description
-        wall = time.perf_counter() - t0
-        rows = sweep_rows(results, sw.keys)
-        meta = {
-            "kind": "sweep",
-            "scenario": sw.base.name,
-            "file": str(scenario_file),
-            "params": [s.to_dict() for s in specs],
-            "mode": "zip" if zip_ else "grid",
-            "seed": sw.seed,
-            "replications": points[0].replications if points else 0,
-            "metrics": list(metric or DEFAULT_METRICS),
-            "points": len(points),
-            "computed_points": len(pending),
-            "optimize": [o.to_dict() for o in optima] or None,
-            "base_values": {k: lookup(resolved_dict(sw.base), k) for k in param},
-        }
-        atomic_write_text(stage / "sweep.csv", rows_csv(rows))
-        if parquet:
-            from simulator.output import write_parquet
-
-            write_parquet(stage / "sweep.parquet", rows)
-        write_json(stage / "sweep.json", meta)
-        write_yaml(stage / "resolved.yaml", resolved_dict(sw.base))
-        write_json(stage / "metadata.json",
-                   metadata(sw.seed, sys.argv, started, wall, jobs, where))
-        if not no_plots:
-            from simulator.plots import draw_sweep
-            from simulator.sweepgrid import read_csv_rows
-
-            draw_sweep(read_csv_rows(stage / "sweep.csv"), json_safe(meta), stage / "sweep.png")
-        keep_points(folder.final, stage)
+            result = run_plan(
+                grid, jobs, ex, optimize, metric, cache=stage, also_read=[folder.final],
+                stages=lambda label, total: progress_bar(label, total, enabled=shown),
+                log=lambda text: err.print(f"{text} in {out_dir}/", highlight=False)
+                if shown else None)
+        keep_points(folder.final, stage)  # linked, not rewritten
+        result.write(stage, not no_plots, parquet)
         folder.commit()
+    meta = result.meta()
     if fmt is Format.json:
-        out.print_json(json.dumps(json_safe({**meta, "rows": rows})))
+        out.print_json(json.dumps(json_safe({**meta, "rows": result.rows})))
         return
     from simulator.report import render_optima, render_sweep_table
 
-    render_sweep_table(out, meta, rows, {r.point.index for r in results if r.cached})
-    render_optima(out, meta, rows)
-    out.print(f"computed {len(pending)} of {len(points)} points in {wall:.1f} s ({where}); "
-              f"results in {out_dir}/", highlight=False)
+    render_sweep_table(out, meta, result.rows, {r.point.index for r in result.results if r.cached})
+    render_optima(out, meta, result.rows)
+    out.print(f"computed {result.computed} of {len(result.results)} points in "
+              f"{result.info.wall_s:.1f} s ({result.info.where}); results in {out_dir}/",
+              highlight=False)
+
+
+def _overrides(sets: list[str] | None) -> dict[str, str]:
+    """``--set key=value`` as API overrides (the value's text, read as ``--set`` reads it)."""
+    from simulator.loader import parse_override
+
+    out: dict[str, str] = {}
+    problems: list[str] = []
+    for text in sets or []:
+        try:
+            key, _ = parse_override(text)
+        except ScenarioError as exc:
+            problems += exc.problems
+            continue
+        out.pop(key, None)  # a later --set of a key wins, and applies in its place
+        out[key] = text.partition("=")[2]
+    if problems:
+        raise bad_input(problems)
+    return out
 
 
 @app.command(cls=Command)
@@ -233,69 +194,30 @@ def optimize(
     """Find the value of --param in --bounds that minimises (--maximize: maximises) --objective
     subject to every --constraint, each value run on the same seeds; print the search path and
     the answer with its 95% CI."""
-    from simulator.comparison import run_compare
-    from simulator.goalseek import Search, parse_bounds, parse_constraint, path_rows
-    from simulator.output import atomic_write_text, write_json
-    from simulator.sweepgrid import param_column, rows_csv
+    from simulator.studies import plan_search
 
-    base, _ = load(scenario_file, set_)
-    problems: list[str] = []
-    constraints = []
-    for text in constraint or []:
-        try:
-            constraints.append(parse_constraint(text))
-        except ScenarioError as exc:
-            problems += exc.problems
-    from simulator.records import METRICS
-
-    if objective not in METRICS and objective != param:
-        problems.append(f"--objective {objective}: unknown metric (use a metric or {param})")
+    overrides = _overrides(set_)
     try:
-        lo, hi = parse_bounds(param, bounds)
+        search = plan_search(scenario_file, param, bounds, objective, maximize,
+                             list(constraint or []), integer, replications, seed, **overrides)
     except ScenarioError as exc:
-        lo = hi = 0.0
-        problems += exc.problems
-    if problems:
-        raise bad_input(problems)
-    n = replications or base.run.replications
-    root_seed = base.run.seed if seed is None else seed
-    jobs = workers(jobs, n)
-
-    def scenario_at(x: float) -> Any:
-        value = int(x) if integer else x
-        try:
-            return load_scenario(scenario_file, (set_ or []) + [f"{param}={value}"])
-        except ScenarioError as exc:
-            raise bad_input(exc.problems) from None
-
-    out_dir = output or Path("results") / f"{base.name}-optimize"
-    with output_folder(out_dir) as folder, executor_for(executor, jobs, scheduler) as ex:
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        t0 = time.perf_counter()
-        search = Search(param, float(lo), float(hi), objective, maximize, constraints, integer,
-                        lambda x: run_compare([scenario_at(x)], root_seed, n, ex)[0])
-        best = search.run()
-        wall = time.perf_counter() - t0
-        answer = None if best is None else {
-            param: best.x, "objective": objective, **best.objective.to_dict(),
-            "constraints": best.constraints}
-        meta = {"kind": "optimize", "scenario": base.name, "file": str(scenario_file),
-                "param": param, "column": param_column(param), "bounds": [lo, hi], "objective": objective,
-                "maximize": maximize, "constraints": [str(c) for c in constraints],
-                "integer": integer, "seed": root_seed, "replications": n,
-                "evaluations": len(search.path), "answer": answer}
-        atomic_write_text(folder.stage / "optimize.csv", rows_csv(path_rows(search)))
-        write_json(folder.stage / "optimize.json", meta)
-        write_json(folder.stage / "metadata.json",
-                   metadata(root_seed, sys.argv, started, wall, jobs, ex.description))
+        raise bad_input(exc.problems) from None
+    out_dir = output or Path("results") / f"{search.scenario.name}-optimize"
+    with output_folder(out_dir) as folder:
+        jobs = workers(jobs, search.replications)
+        with executor_for(executor, jobs, scheduler) as ex:
+            try:
+                result = search.run(jobs, ex)
+            except ScenarioError as exc:
+                raise bad_input(exc.problems) from None
+        result.write(folder.stage)
         folder.commit()
+    meta = result.meta()
     if fmt is Format.json:
-        out.print_json(json.dumps(json_safe({**meta, "path": path_rows(search)})))
+        out.print_json(json.dumps(json_safe({**meta, "path": result.path})))
     else:
         from simulator.report import render_optimize
 
-        render_optimize(out, meta, path_rows(search))
-        out.print(f"{len(search.path)} evaluations × {n} replications in {wall:.1f} s; "
-                  f"results in {out_dir}/", highlight=False)
-
-
+        render_optimize(out, meta, result.path)
+        out.print(f"{len(result.path)} evaluations × {result.replications} replications in "
+                  f"{result.info.wall_s:.1f} s; results in {out_dir}/", highlight=False)
