@@ -34,7 +34,7 @@ browser:
 	  echo "no chromium: the browser test of dcsim report will skip"
 
 bench: $(VENV)/.run-deps
-	$(BIN)/python benchmarks/bench.py --reps 1
+	$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) results/*/ .pytest_cache .hypothesis

@@ -27,9 +27,8 @@ from typing import Any
 import numpy as np
 
 from simulator.config import Scenario
-from simulator.model import simulate
 from simulator.records import ReplicationRecord
-from simulator.runner import run_one
+from simulator.runner import run_one, simulate_one
 
 EXECUTORS = ("local", "dask")
 #: how long aborted workers get to exit after SIGTERM before SIGKILL (s)
@@ -50,6 +49,8 @@ class Task:
     scenario: int
     seed: np.random.SeedSequence
     replication: int
+    #: return a :class:`simulator.runner.Probed` (record, timeline, power segments)
+    probes: bool = False
 
 
 class Executor:
@@ -92,7 +93,7 @@ class InlineExecutor(Executor):
                 if scenario is None:  # same as run_one, validated once per scenario
                     scenario = validated[task.scenario] = Scenario.model_validate(
                         scenarios[task.scenario])
-                yield k, simulate(scenario, task.seed, task.replication)
+                yield k, simulate_one(scenario, task.seed, task.replication, task.probes)
 
         return iterate()
 
@@ -111,8 +112,8 @@ class LocalExecutor(Executor):
             self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_worker_start,
                                              initargs=(os.getpid(),))
         pool = self._pool
-        futures = {pool.submit(run_one, scenarios[t.scenario], t.seed, t.replication): k
-                   for k, t in enumerate(tasks)}
+        futures = {pool.submit(run_one, scenarios[t.scenario], t.seed, t.replication,
+                               t.probes): k for k, t in enumerate(tasks)}
         return _drain(futures)
 
     def close(self, abort: bool = False) -> None:
@@ -205,7 +206,7 @@ class DaskExecutor(Executor):
         # each scenario travels to the cluster once, not once per replication
         shipped = dict(zip(used, client.scatter([scenarios[k] for k in used]), strict=True))
         futures = {client.submit(run_one, shipped[t.scenario], t.seed, t.replication,
-                                 pure=False): k for k, t in enumerate(tasks)}
+                                 t.probes, pure=False): k for k, t in enumerate(tasks)}
 
         def iterate() -> Iterator[tuple[int, ReplicationRecord]]:
             try:

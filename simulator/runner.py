@@ -30,11 +30,29 @@ def seeds_for(seed: int, replications: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(replications)
 
 
-def run_one(scenario_data: dict[str, Any], seed: np.random.SeedSequence,
-            replication: int) -> ReplicationRecord:
-    """One replication from plain data (picklable; what worker processes execute)."""
+@dataclass
+class Probed:
+    """A replication's record with its probes (job state changes, power segments)."""
+
+    record: ReplicationRecord
+    timeline: Timeline
+    segments: SegmentLog
+
+
+def run_one(scenario_data: dict[str, Any], seed: np.random.SeedSequence, replication: int,
+            probes: bool = False) -> ReplicationRecord | Probed:
+    """One replication from plain data (picklable; what worker processes execute); with
+    ``probes``, its record with the probes attached (probes do not change numbers)."""
     scenario = Scenario.model_validate(scenario_data)
-    return simulate(scenario, seed, replication)
+    return simulate_one(scenario, seed, replication, probes)
+
+
+def simulate_one(scenario: Scenario, seed: np.random.SeedSequence, replication: int,
+                 probes: bool = False) -> ReplicationRecord | Probed:
+    if not probes:
+        return simulate(scenario, seed, replication)
+    timeline, segments = Timeline(), SegmentLog()
+    return Probed(simulate(scenario, seed, replication, timeline, segments), timeline, segments)
 
 
 @dataclass
@@ -52,27 +70,28 @@ def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int
     """Run ``replications`` replications on ``executor`` (default: ``jobs`` local processes,
     1 = in this process).
 
-    Replication 0 always runs in this process with the probes attached (probes do not change
-    numbers); the others run on the executor meanwhile.
+    Replication 0 runs with the probes attached (probes do not change numbers): in this
+    process with ``jobs`` = 1, else as the executor's first task, so that ``-j N`` uses N
+    processes in all.
     """
     from simulator.executors import Task
 
     seqs = seeds_for(seed, replications)
-    timeline, segments = Timeline(), SegmentLog()
-    rest = list(range(1, replications))
-    if executor is None and (jobs <= 1 or not rest):
+    if executor is None and (jobs <= 1 or replications <= 1):
+        timeline, segments = Timeline(), SegmentLog()
         first = simulate(scenario, seqs[0], 0, timeline, segments)
         if progress:
             progress(1)
         others = run_range(scenario, seed, 1, replications, 1, progress)
         return RunResult([first, *others], timeline, segments)
     with _executor(executor, jobs) as ex:
-        batch = ex.run([scenario.model_dump(mode="json")], [Task(0, seqs[i], i) for i in rest])
-        first = simulate(scenario, seqs[0], 0, timeline, segments)
-        if progress:
-            progress(1)
-        records: list[ReplicationRecord] = [first, *_gather(batch, len(rest), progress)]
-    return RunResult(records, timeline, segments)
+        batch = ex.run([scenario.model_dump(mode="json")],
+                       [Task(0, seqs[i], i, probes=i == 0) for i in range(replications)])
+        results = _gather(batch, replications, progress)
+    probed = results[0]
+    assert isinstance(probed, Probed)
+    records = [probed.record, *results[1:]]
+    return RunResult(records, probed.timeline, probed.segments)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
@@ -93,10 +112,10 @@ def _executor(executor: Executor | None, jobs: int) -> Iterator[Executor]:
     ex.close()
 
 
-def _gather(batch: Iterator[tuple[int, ReplicationRecord]], n: int,
-            progress: Progress | None) -> list[ReplicationRecord]:
+def _gather(batch: Iterator[tuple[int, ReplicationRecord | Probed]], n: int,
+            progress: Progress | None) -> list[ReplicationRecord | Probed]:
     """The records of ``n`` submitted tasks in task order, as they finish."""
-    records: list[ReplicationRecord] = [None] * n  # type: ignore[list-item]
+    records: list[ReplicationRecord | Probed] = [None] * n  # type: ignore[list-item]
     for k, record in batch:
         records[k] = record
         if progress:

@@ -97,6 +97,37 @@ def test_local_pool_compare_and_run_identical_to_serial(scenario: Path, tmp_path
         numbers(tmp_path / "run2" / "replications.csv")
 
 
+def test_j_n_runs_every_replication_in_the_n_workers(scenario: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """-j 2 uses two processes in all: replication 0 (with its probes) runs in a worker,
+    not in this process beside them; its timeline and power log come back unchanged."""
+    import os
+
+    import simulator.runner as runner
+    from simulator.model import Timeline
+
+    pids = tmp_path / "pids"
+    real = runner.simulate
+
+    def logged(*args: Any, **kw: Any) -> Any:
+        with open(pids, "a") as fh:  # forked workers inherit the patch
+            fh.write(f"{os.getpid()}\n")
+        return real(*args, **kw)
+
+    s = load_scenario(scenario)
+    inline = runner.run_replications(s, 3, 5, jobs=1)
+    monkeypatch.setattr(runner, "simulate", logged)
+    pooled = runner.run_replications(s, 3, 5, jobs=2)
+    seen = pids.read_text().split() if pids.exists() else []
+    assert str(os.getpid()) not in seen
+    assert len(set(seen)) <= 2
+    for a, b in zip(inline.records, pooled.records, strict=True):
+        assert same(a, b)
+    assert isinstance(pooled.timeline, Timeline)
+    assert pooled.timeline.changes == inline.timeline.changes
+    assert pooled.segments.rows == inline.segments.rows
+
+
 # ---- Dask --------------------------------------------------------------------------------------
 
 
