@@ -144,15 +144,23 @@ class ExponentialStream:
 class WeibullStream:
     """Exact per-unit Weibull renewal for one cause."""
 
-    def __init__(self, index: int, cause: CauseSpec, rng: np.random.Generator, stationary: bool):
+    def __init__(self, index: int, cause: CauseSpec, rng: np.random.Generator, stationary: bool,
+                 horizon_s: float = INF):
         self.index = index
         dist = Weibull(cause.weibull_shape or 1.0, 1.0 / cause.rate_per_s)
         first = (dist.sample_residual(rng, cause.units) if stationary
                  else np.asarray(dist.sample(rng, cause.units)))
         self._draw = Draws(dist, rng)
-        order = np.argsort(first, kind="stable")
-        self._times = first[order].tolist()
-        self._units = order.tolist()
+        # only first failures inside the horizon are kept (and sorted): at 10M units most
+        # fall past it, and Python lists of every unit cost gigabytes. The draws are the same,
+        # and a stable sort of the kept ones keeps their order, so the numbers are too.
+        inside = np.flatnonzero(first < horizon_s) if math.isfinite(horizon_s) \
+            else np.arange(len(first))
+        kept = first[inside]
+        del first
+        order = np.argsort(kept, kind="stable")
+        self._times = kept[order].tolist()
+        self._units = inside[order].tolist()
         self._pos = 0
         self._heap: list[tuple[float, int]] = []
         self._forgotten: set[int] = set()  # units whose first sampled failure is void
@@ -281,7 +289,7 @@ class FailureSource:
             self._exp_next = self._exp.next()
         for i, c in enumerate(causes):
             if c.weibull_shape is not None and c.rate_per_s > 0:
-                self.weibull[i] = WeibullStream(i, c, rng, stationary)
+                self.weibull[i] = WeibullStream(i, c, rng, stationary, scenario.run.horizon)
                 self._streams.append(self.weibull[i])
 
     def next(self) -> tuple[float, int, int]:

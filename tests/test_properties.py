@@ -264,3 +264,34 @@ def test_job_finishes_without_failures_float_times() -> None:
     rec = simulate(scenario, np.random.SeedSequence(0))
     assert rec.completed
     assert rec.wall_clock_days * DAY == pytest.approx(0.6, rel=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.floats(0.3, 3.0), units=st.integers(1, 5000),
+       horizon_h=st.floats(1.0, 5000.0), stationary=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_weibull_first_failures_past_the_horizon_are_not_kept(
+        shape: float, units: int, horizon_h: float, stationary: bool, seed: int) -> None:
+    """A Weibull stream keeps only first failures inside the run's horizon (so that set-up
+    at millions of units costs what the failures inside it cost), and gives exactly the
+    events of a stream that kept them all, up to the horizon."""
+    import dataclasses
+    from pathlib import Path
+
+    from simulator.failures import WeibullStream, resolve_causes
+    from simulator.loader import load_scenario
+
+    root = Path(__file__).resolve().parent.parent
+    base = resolve_causes(load_scenario(root / "scenarios" / "llama3_16k_h100.yaml"))[0]
+    cause = dataclasses.replace(base, units=units, weibull_shape=shape)
+    horizon = horizon_h * 3600.0
+    short = WeibullStream(0, cause, np.random.default_rng(seed), stationary, horizon)
+    full = WeibullStream(0, cause, np.random.default_rng(seed), stationary)
+    assert len(full._times) == units
+    assert len(short._times) == sum(t < horizon for t in full._times)
+    while full.peek() < horizon:
+        assert short.peek() == full.peek()
+        t, _, unit = full.pop()
+        assert short.pop() == (t, 0, unit)
+        short.renew(unit, t + 60.0)
+        full.renew(unit, t + 60.0)
+    assert short.peek() >= horizon
