@@ -134,8 +134,22 @@ def simulate_window(p: PlantParams, segments: Sequence[FineSegment], start: Fine
     k = 0
     merit = p.merit
     tripped = False
+    # the loop's constants as locals: the same arithmetic, without attribute look-ups
+    bat_power, bat_energy, e_min, e_max = p.bat_power, p.bat_energy, p.e_min, p.e_max
+    e_target, tau_soc, grid_cap, gen_cap = p.e_target, p.tau_soc, p.grid_cap, p.gen_cap
+    grid_finite = math.isfinite(p.grid_ramp)
+    grid_step, gen_step = p.grid_ramp * dt, p.gen_ramp * dt
+    fk, ftg, frate, fd, fm = (freq.k, freq.tg, freq.rate, freq.d, freq.m) if freq is not None \
+        else (0.0, 1.0, 0.0, 0.0, 1.0)
+    gov = has_gens and freq is not None
+    rocof_window, rocof_limit = prot.rocof_window, prot.rocof_limit
+    normal_lo, normal_hi, band_lo, band_hi = (prot.normal_lo, prot.normal_hi, prot.band_lo,
+                                              prot.band_hi)
+    block_step, trip_delay = prot.block_step, prot.trip_delay - 1e-12
+    split = merit.split
     for seg in segments:
         load = seg.load
+        value, mean, phase0 = load.value, load.mean, seg.phase
         n = max(1, round(seg.duration / dt))
         for i in range(n):
             if seg.dark:
@@ -143,50 +157,75 @@ def simulate_window(p: PlantParams, segments: Sequence[FineSegment], start: Fine
                 f = y = 0.0
                 if k % keep_every == 0:
                     series.append((t_abs, 0.0, 0.0, 0.0, 0.0,
-                                   energy / p.bat_energy if p.bat_energy > 0 else 0.0, 0.0))
+                                   energy / bat_energy if bat_energy > 0 else 0.0, 0.0))
                 k += 1
                 t_abs += dt
                 continue
-            demand = load.value(seg.phase + i * dt)
+            demand = value(phase0 + i * dt)
             # slow layer: targets from the segment's mean load and the SoC request
-            soc_req = (p.e_target - energy) / p.tau_soc if p.bat_energy > 0 else 0.0
-            grid_t, gen_t = merit.split(load.mean + soc_req)
-            if math.isfinite(p.grid_ramp):
-                grid += max(-p.grid_ramp * dt, min(p.grid_ramp * dt, grid_t - grid))
+            soc_req = (e_target - energy) / tau_soc if bat_energy > 0 else 0.0
+            grid_t, gen_t = split(mean + soc_req)
+            if grid_finite:
+                x = grid_t - grid  # clamp(x, ±step), as max(-c, min(c, x)) picks ties
+                x = x if x < grid_step else grid_step
+                grid += x if x > -grid_step else -grid_step
             else:
                 grid = grid_t
             if has_gens:
                 filt += a_filter * (gen_t - filt)
-                gen += max(-p.gen_ramp * dt, min(p.gen_ramp * dt, filt - gen))
+                x = filt - gen
+                x = x if x < gen_step else gen_step
+                gen += x if x > -gen_step else -gen_step
             supply = grid + gen
             # fast layer: the battery delivers its command late by its response time
             command = demand - supply
             delay.append(command)
             issued = delay.popleft() if len(delay) > n_delay else command
-            pd = p.bat_power if energy > p.e_min else 0.0
-            pc = p.bat_power if energy < p.e_max else 0.0
-            bat = max(-pc, min(pd, issued)) if p.bat_power > 0 else 0.0
+            pd = bat_power if energy > e_min else 0.0
+            pc = bat_power if energy < e_max else 0.0
+            if bat_power > 0:
+                bat = issued if issued < pd else pd
+                bat = bat if bat > -pc else -pc
+            else:
+                bat = 0.0
             w = command - bat
-            tie = max(-grid, min(p.grid_cap - grid, w)) if has_grid else 0.0
+            if has_grid:
+                room = grid_cap - grid
+                tie = w if w < room else room
+                tie = tie if tie > -grid else -grid
+            else:
+                tie = 0.0
             on_gens = w - tie
-            if has_gens and freq is not None:
-                demand_y = (-freq.k * f - y) / freq.tg
-                dy = max(-freq.rate, min(freq.rate, demand_y)) * dt
-                f += (y - on_gens - freq.d * f) / freq.m * dt
-                y = max(-gen, min(p.gen_cap - gen, y + dy))
+            if gov:
+                demand_y = (-fk * f - y) / ftg
+                dy = demand_y if demand_y < frate else frate
+                dy = (dy if dy > -frate else -frate) * dt
+                f += (y - on_gens - fd * f) / fm * dt
+                room = gen_cap - gen
+                y = y + dy if y + dy < room else room
+                y = y if y > -gen else -gen
             energy -= (bat / eta if bat > 0 else bat * eta) * dt
-            energy = min(max(energy, 0.0), p.bat_energy) if p.bat_energy > 0 else 0.0
+            if bat_energy > 0:
+                energy = 0.0 if 0.0 > energy else energy  # as max(energy, 0.0)
+                energy = bat_energy if bat_energy < energy else energy
+            else:
+                energy = 0.0
             # books
             res.energy_j += demand * dt
             res.battery_throughput_j += abs(bat) * dt
             if bat > 0:
                 res.battery_discharge_j += bat * dt
-            res.battery_peak_w = max(res.battery_peak_w, abs(bat))
-            lo_f, hi_f = min(lo_f, f), max(hi_f, f)
-            roc = abs(f - f_hist[0]) / prot.rocof_window
+            if abs(bat) > res.battery_peak_w:
+                res.battery_peak_w = abs(bat)
+            if f < lo_f:
+                lo_f = f
+            if f > hi_f:
+                hi_f = f
+            roc = abs(f - f_hist[0]) / rocof_window
             f_hist.append(f)
-            res.rocof_max = max(res.rocof_max, roc)
-            if f < prot.normal_lo or f > prot.normal_hi:
+            if roc > res.rocof_max:
+                res.rocof_max = roc
+            if f < normal_lo or f > normal_hi:
                 res.excursion_s += dt
             imp = grid + tie
             if len(imp_hist) == n_grid:
@@ -200,28 +239,28 @@ def simulate_window(p: PlantParams, segments: Sequence[FineSegment], start: Fine
             gens_sum += on_gens - gens_hist[0]
             gens_hist.append(on_gens)
             avg = gens_sum / n_tg
-            if has_gens and len(avg_hist) == n_tg and abs(avg - avg_hist[0]) > prot.block_step:
+            if has_gens and len(avg_hist) == n_tg and abs(avg - avg_hist[0]) > block_step:
                 kind = "block_step"
             avg_hist.append(avg)
             if has_gens:
-                low_timer = low_timer + dt if f < prot.band_lo else 0.0
-                high_timer = high_timer + dt if f > prot.band_hi else 0.0
-                if kind is None and low_timer >= prot.trip_delay - 1e-12:
-                    kind = "unserved" if y >= p.gen_cap - gen - 1e-3 else "underfrequency"
-                elif kind is None and high_timer >= prot.trip_delay - 1e-12:
+                low_timer = low_timer + dt if f < band_lo else 0.0
+                high_timer = high_timer + dt if f > band_hi else 0.0
+                if kind is None and low_timer >= trip_delay:
+                    kind = "unserved" if y >= gen_cap - gen - 1e-3 else "underfrequency"
+                elif kind is None and high_timer >= trip_delay:
                     kind = "overfrequency"
-                elif kind is None and roc > prot.rocof_limit:
+                elif kind is None and roc > rocof_limit:
                     kind = "rocof"
             else:
                 deficit_timer = deficit_timer + dt if on_gens > 1e3 else 0.0
                 surplus_timer = surplus_timer + dt if on_gens < -1e3 else 0.0
-                if deficit_timer >= prot.trip_delay - 1e-12:
+                if deficit_timer >= trip_delay:
                     kind = "unserved"
-                elif surplus_timer >= prot.trip_delay - 1e-12:
+                elif surplus_timer >= trip_delay:
                     kind = "grid_tie" if has_grid else "overfrequency"
             if k % keep_every == 0:
                 series.append((t_abs, demand, imp, gen + y if has_gens else 0.0, bat,
-                               energy / p.bat_energy if p.bat_energy > 0 else 0.0, f))
+                               energy / bat_energy if bat_energy > 0 else 0.0, f))
             k += 1
             t_abs += dt
             if protect and kind is not None and res.trip_at is None:
