@@ -175,10 +175,22 @@ class Arc:
 
     def demand(self, t: float) -> float:
         p = self.modes.p
+        if self.kind == LINEAR:  # f and y share their two exponentials: computed once
+            f, y = self._linear_state(t)
+            return (-p.k * f - y) / p.tg
         return (-p.k * self.f(t) - self.y(t)) / p.tg
 
     def state(self, t: float) -> tuple[float, float]:
+        if self.kind == LINEAR:
+            return self._linear_state(t)
         return self.f(t), self.y(t)
+
+    def _linear_state(self, t: float) -> tuple[float, float]:
+        """(f, y) of a linear arc: the arithmetic of :meth:`f` and :meth:`y`, one exp each."""
+        p0f, p0y, p1f, p1y, f1, f2, y1, y2 = self.c
+        m = self.modes
+        e1, e2 = cmath.exp(m.l1 * t), cmath.exp(m.l2 * t)
+        return p0f + p1f * t + (f1 * e1 + f2 * e2).real, p0y + p1y * t + (y1 * e1 + y2 * e2).real
 
     # -- roots --------------------------------------------------------------------------------
     def _scale(self) -> float:
