@@ -183,6 +183,8 @@ class Job:
             self._ready, state, launching = self.fleet.nodes_ready(), WAITING, True
             self._blame = REPAIRS_AT_START
         while True:
+            if launching and state is not WAITING and state is not OUTAGE:
+                launching = False  # it has launched: every later wait ends in a restart
             self.state = state
             self._phase_start = start = env.now
             if probe is not None:
@@ -280,6 +282,8 @@ class Job:
                     state = RESTART
             elif state == OUTAGE:
                 state = self._after_outage()
+                if launching and state is RESTART:  # dark before it launched: launch now
+                    state = RAMP if p.ramp_s > 0 else COMPUTE
             elif state == DETECT:
                 state = self._after_detect
                 if state is RESTART and self.fleet.missing and not self._elastic:

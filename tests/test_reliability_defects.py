@@ -4,16 +4,20 @@ count with immune restarts, the stationary start of repairs, failures while wait
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import yaml
-from helpers import DAY, HOUR, make_scenario, run, values
+from helpers import DAY, HOUR, make_scenario, run, scenario_dict, values
 
 from simulator.analytic import analytic_for
+from simulator.config import Scenario
 from simulator.loader import load_scenario
 from simulator.model import simulate
+from simulator.runner import seeds_for
 
 
 def _traced(tmp_path: Path, rows: str, **restart: object) -> Path:
@@ -199,3 +203,52 @@ def test_the_run_says_which_start_it_used(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["initial_state"]["repairs"].startswith("stationary")
     assert "weibull_ages" not in summary["initial_state"]
+
+
+def test_a_trip_during_the_launch_wait_leaves_later_waits_as_restarts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job that waits for repairs at its launch and is darkened by a power trip meanwhile
+    still launches as a first launch (nothing ran, nothing to restart) whether the repairs end
+    during the outage or after it; once it has launched, every wait for hardware ends in a
+    restart. (The launch flag used to survive an outage that ended with the nodes ready: the
+    job was charged a restart for a launch, and its first later wait went straight back to
+    compute, with no restart.)"""
+    import dataclasses
+
+    import simulator.model as model
+    from simulator.job import POWER_TRIP, WAITING, Job
+    from simulator.model import Timeline
+
+    class TripAtLaunch(Job):
+        def __init__(self, env: Any, params: Any, *args: Any, **kw: Any) -> None:
+            super().__init__(env, dataclasses.replace(params, outage_s=30 * HOUR), *args, **kw)
+
+            def trip() -> Any:
+                yield env.timeout(60.0)
+                if self.state == WAITING:  # still waiting for the repairs at the start
+                    self.interrupt(POWER_TRIP)
+
+            env.process(trip())
+
+    monkeypatch.setattr(model, "Job", TripAtLaunch)
+    # about half the replications start short of a node (2 h repairs, 48 h node MTBF)
+    data = scenario_dict(mtbf_h=3.0, nodes=16, work="10 d",
+                         repair={"distribution": "exponential", "mean": "2 h"})
+    data["failures"]["repair_start"] = "stationary"
+    scenario = Scenario.model_validate(data)
+    ready_after_outage = later_waits = 0
+    for k, seed in enumerate(seeds_for(3, 16)):
+        probe = Timeline()
+        model.simulate(scenario, seed, k, probe)
+        states = [s for _, s, _ in probe.changes]
+        if states[1:3] != ["waiting", "outage"]:
+            continue
+        ready_after_outage += states[3] != "waiting"
+        launch = next(i for i, st in enumerate(states) if i > 0
+                      and st not in ("waiting", "outage"))
+        assert states[launch] == "compute", states[:launch + 1]
+        for a, b in itertools.pairwise(states[launch:]):
+            if a == "waiting":
+                assert b == "restart", states
+                later_waits += 1
+    assert ready_after_outage >= 2 and later_waits >= 5
