@@ -126,10 +126,16 @@ class Checkpoints:
         return (math.floor(progress / step + _DUE_REL) + 1) * step
 
     def save_all(self, progress: float) -> None:
-        """A planned stop lets every copy persist."""
+        """A planned stop at a boundary (progress ``progress``) waits for the copies still
+        persisting: they become recoverable. A tier not written since keeps its last copy
+        (the stop writes nothing more; the job restarts from the boundary's copies)."""
         for i in range(len(self.tiers)):
-            self.saved[i] = progress
+            for p, _ in self.pending[i]:
+                if p > self.saved[i]:
+                    self.saved[i] = p
             self.pending[i].clear()
+            if self.single:  # the one tier was written at this boundary
+                self.saved[i] = progress
 
     def recover(self, progress: float, now: float, power_trip: bool, took_node: bool,
                 per: str) -> tuple[float, int]:

@@ -225,6 +225,26 @@ def test_which_copy_survives_which_failure() -> None:
         assert c.lost_s[k] == 350.0 - saved
 
 
+def test_a_planned_stop_persists_only_what_was_written() -> None:
+    """A planned stop at a boundary where only the peer tier was due lets the copies written
+    there (and those still persisting) become recoverable; the storage copy stays where it
+    was last written. A rack failure after the stop rolls back to that storage copy, not to
+    the stop (which used to count as a storage write that never happened, at no cost)."""
+    from simulator.checkpoints import Checkpoints, Tier
+
+    tiers = [Tier("persistent", 3600.0, 60.0), Tier("peer", 600.0, 2.0, location="peer",
+                                                       persist_s=5.0)]
+    c = Checkpoints(tiers)
+    for progress in (600.0, 1200.0, 1800.0, 2400.0, 3000.0, 3600.0, 4200.0):
+        c.start_write(progress, False)
+        c.written(progress, progress + 10.0)
+    assert c.writing == [] and c.pending[1][-1] == (4200.0, 4215.0)
+    c.save_all(4200.0)  # the planned stop at the 4,200 s boundary
+    assert c.saved == [3600.0, 4200.0] and c.pending == [[], []]
+    saved, k = c.recover(4500.0, 5000.0, False, True, "rack")
+    assert (tiers[k].name, saved) == ("persistent", 3600.0)
+
+
 def test_write_times_come_from_size_and_bandwidth(tmp_path: Path) -> None:
     s = make_scenario(**{"job.checkpoint": {"interval": "1 h", "size": "1.6 TB",
                                             "bandwidth": "400 GB/s",
