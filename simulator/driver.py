@@ -62,7 +62,7 @@ class FailureDriver:
                 self.source.returned_to_service(cause, unit, self.env.now)
             else:
                 fleet.fail(cause, unit)
-                job.lost_node_in_restart(self._names[cause])
+                job.lost_node_in_restart(self._names[cause], self._per[cause])
         elif hit and job.state in ("waiting", "detect"):  # already stopped: no new stop
             fleet.fail(cause, unit)
             job.failed_while_waiting(self._names[cause])

@@ -148,13 +148,14 @@ class Job:
         if self.state is COMPUTE and width > self._width and not self.stopping:
             self.process.interrupt(WIDTH)
 
-    def lost_node_in_restart(self, cause: str) -> None:
+    def lost_node_in_restart(self, cause: str, per: str = "node") -> None:
         """A node the job holds went down during an immune restart (a replayed or aging
         failure, which cannot be dropped as a memoryless one can): the restart goes on, and if
-        no spare took the node's place by its end, the job waits for it and restarts again."""
+        no spare took the node's place by its end, the job waits for it and restarts again,
+        rolling back as for a failure of that unit's kind (``per``: a rack takes peer copies)."""
         if self._deferred is None:
             self._deferred = cause
-            self._took_node = True
+            self._took_node, self._per = True, per
 
     def failed_while_waiting(self, cause: str) -> None:
         """A node the job holds failed while it waits for hardware."""
@@ -298,7 +299,9 @@ class Job:
                 if self._deferred is not None:
                     cause, self._deferred = self._deferred, None
                     if self.fleet.missing:
+                        copies.since = since
                         state = self._interrupted(cause)
+                        since = copies.since
 
     def _finish(self) -> None:
         env = self.env

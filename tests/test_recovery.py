@@ -245,6 +245,29 @@ def test_a_planned_stop_persists_only_what_was_written() -> None:
     assert (tiers[k].name, saved) == ("persistent", 3600.0)
 
 
+def test_a_rack_lost_during_an_immune_restart_rolls_back_as_a_rack_failure(
+        tmp_path: Path) -> None:
+    """A node fault at 90 min rolls back to the peer copy of 80 min (tiers: storage hourly,
+    peer every 10 min). During the 30-min restart, immune to failures, a rack fault takes the
+    job's rack out; no spare replaces it, so the job waits and restarts again. That second
+    roll-back is a rack failure's: the peer copy died with the rack and the job goes back to
+    the storage copy of 60 min, losing 20 min more (it used to be taken with the previous
+    failure's kind, a node, and lost nothing)."""
+    path = _traced(tmp_path, "90 min,node_fault,0\n100 min,rack_fault,0\n", nodes=8,
+                   repair="2 h", restart={"time": "30 min", "failures_during_restart": False},
+                   checkpoint={"interval": "1 h", "write_time": 0,
+                               "tiers": [{"name": "memory", "interval": "10 min",
+                                          "write_time": 0, "location": "peer"}]})
+    data = yaml.safe_load(path.read_text())
+    data["failures"]["causes"].append({"name": "rack_fault", "per": "rack", "mtbf": "1 yr"})
+    data["cluster"]["nodes_per_rack"] = 4
+    path.write_text(yaml.safe_dump(data))
+    rec = simulate(load_scenario(path), np.random.SeedSequence(1), 0)
+    assert rec.lost_hours_by_tier["memory"] == pytest.approx(10 / 60, abs=1e-9)
+    assert rec.lost_hours_by_tier["persistent"] == pytest.approx(20 / 60, abs=1e-9)
+    assert rec.lost_work_hours == pytest.approx(30 / 60, abs=1e-9)
+
+
 def test_write_times_come_from_size_and_bandwidth(tmp_path: Path) -> None:
     s = make_scenario(**{"job.checkpoint": {"interval": "1 h", "size": "1.6 TB",
                                             "bandwidth": "400 GB/s",

@@ -206,7 +206,7 @@ def simulate_window(p: PlantParams, segments: Sequence[FineSegment], start: Fine
                 y = y if y > -gen else -gen
             energy -= (bat / eta if bat > 0 else bat * eta) * dt
             if bat_energy > 0:
-                energy = 0.0 if 0.0 > energy else energy  # as max(energy, 0.0)
+                energy = 0.0 if energy < 0.0 else energy  # as max(energy, 0.0)
                 energy = bat_energy if bat_energy < energy else energy
             else:
                 energy = 0.0
