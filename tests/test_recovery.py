@@ -248,13 +248,14 @@ def test_a_planned_stop_persists_only_what_was_written() -> None:
 def test_a_rack_lost_during_an_immune_restart_rolls_back_as_a_rack_failure(
         tmp_path: Path) -> None:
     """A node fault at 90 min rolls back to the peer copy of 80 min (tiers: storage hourly,
-    peer every 10 min). During the 30-min restart, immune to failures, a rack fault takes the
-    job's rack out; no spare replaces it, so the job waits and restarts again. That second
+    peer every 10 min), and the one spare takes the node's place. During the 30-min restart,
+    immune to failures, a rack fault takes three more of the job's nodes out; no spare is
+    left, so the job waits and restarts again. That second
     roll-back is a rack failure's: the peer copy died with the rack and the job goes back to
     the storage copy of 60 min, losing 20 min more (it used to be taken with the previous
     failure's kind, a node, and lost nothing)."""
     path = _traced(tmp_path, "90 min,node_fault,0\n100 min,rack_fault,0\n", nodes=8,
-                   repair="2 h", restart={"time": "30 min", "failures_during_restart": False},
+                   spares=1, repair="2 h", restart={"time": "30 min", "failures_during_restart": False},
                    checkpoint={"interval": "1 h", "write_time": 0,
                                "tiers": [{"name": "memory", "interval": "10 min",
                                           "write_time": 0, "location": "peer"}]})
