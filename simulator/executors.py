@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from simulator.config import Scenario
+from simulator.model import simulate
 from simulator.records import ReplicationRecord
 from simulator.runner import run_one, simulate_one
 
@@ -93,7 +94,8 @@ class InlineExecutor(Executor):
                 if scenario is None:  # same as run_one, validated once per scenario
                     scenario = validated[task.scenario] = Scenario.model_validate(
                         scenarios[task.scenario])
-                yield k, simulate_one(scenario, task.seed, task.replication, task.probes)
+                yield k, (simulate_one(scenario, task.seed, task.replication, True)
+                          if task.probes else simulate(scenario, task.seed, task.replication))
 
         return iterate()
 
