@@ -7,7 +7,7 @@
 * Start-up: whole-process medians of ``dcsim --help``, ``schema`` and ``validate``.
 * ``dcsim run scenarios/100k_h100.yaml`` (20 replications, plots) at ``-j 1`` and ``-j 2``.
 * ``--sweep``: a 10-point × 20-replication sweep of 100k_h100 at ``-j 2``.
-* ``--big``: one replication at 10 million GPUs with every cause Weibull (set-up time and
+* ``--big``: one whole replication at 10 million GPUs with every cause Weibull (seconds and
   peak memory, in a child process).
 
 Run: ``make bench`` or ``.venv/bin/python benchmarks/bench.py [--runs 3] [--reps 1]``.
@@ -103,7 +103,8 @@ def bench_plots(runs: int) -> dict[str, Any]:
 
     result = simulator.run(simulator.load(ROOT / "scenarios" / "100k_h100.yaml"),
                            replications=1)
-    result.write(Path(tempfile.mkdtemp()), plots=True)  # matplotlib imported once, as in a run
+    with tempfile.TemporaryDirectory() as warm:  # matplotlib imported once, as in a run
+        result.write(Path(warm), plots=True)
     with_plots, without = [], []
     for _ in range(runs):
         for plots, into in ((True, with_plots), (False, without)):
@@ -116,12 +117,15 @@ def bench_plots(runs: int) -> dict[str, Any]:
 
 
 def whole(args: list[str], runs: int) -> float:
-    """Median wall seconds of a whole ``dcsim`` process."""
+    """Median wall seconds of a whole ``dcsim`` process; ``{out}`` in ``args``: a fresh
+    output folder for every run."""
     walls = []
     for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run([DCSIM, *args], check=True, stdout=subprocess.DEVNULL, env=QUIET_ENV)
-        walls.append(time.perf_counter() - t0)
+        with tempfile.TemporaryDirectory() as d:
+            argv = [a.replace("{out}", f"{d}/out") for a in args]
+            t0 = time.perf_counter()
+            subprocess.run([DCSIM, *argv], check=True, stdout=subprocess.DEVNULL, env=QUIET_ENV)
+            walls.append(time.perf_counter() - t0)
     return statistics.median(walls)
 
 
@@ -133,22 +137,18 @@ def bench_startup(runs: int) -> dict[str, float]:
 
 def bench_cli(runs: int) -> dict[str, float]:
     headline = str(ROOT / "scenarios" / "100k_h100.yaml")
-    out = {}
-    for jobs in ("1", "2"):
-        with tempfile.TemporaryDirectory() as d:
-            out[f"-j {jobs}"] = whole(["run", headline, "-j", jobs, "-o", f"{d}/r"], runs)
-    return out
+    return {f"-j {jobs}": whole(["run", headline, "-j", jobs, "-o", "{out}"], runs)
+            for jobs in ("1", "2")}
 
 
 def bench_sweep() -> float:
     headline = str(ROOT / "scenarios" / "100k_h100.yaml")
-    with tempfile.TemporaryDirectory() as d:
-        return whole(["sweep", headline, "--param", "job.checkpoint.interval", "--range",
-                      "5 min:60 min:10", "-r", "20", "-j", "2", "-o", f"{d}/s"], 1)
+    return whole(["sweep", headline, "--param", "job.checkpoint.interval", "--range",
+                  "5 min:60 min:10", "-r", "20", "-j", "2", "-o", "{out}"], 1)
 
 
 BIG = """
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 from simulator.loader import load_scenario
 from simulator.model import simulate
@@ -161,8 +161,12 @@ for i, c in enumerate(base.failures.causes):
 s = load_scenario(path, sets)
 t0 = time.perf_counter()
 r = simulate(s, np.random.SeedSequence(1), 0)
+# the high-water mark of this process's own memory (ru_maxrss would carry the parent's
+# from before exec)
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status")
+           if line.startswith("VmHWM:"))
 print(json.dumps({"gpus": n, "s": time.perf_counter() - t0, "events": r.events,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": hwm / 1024}))
 """
 
 

@@ -41,16 +41,17 @@ def load(source: str | Path | Mapping[str, Any], **overrides: Any) -> Scenario:
     """A validated scenario from a file or a mapping, with ``--set``-style overrides
     (``**{"job.restart.time": "2 min"}``). Raises :class:`simulator.errors.ScenarioError`
     listing every problem."""
-    from simulator.diagnostics import input_warnings
-    from simulator.loader import (
-        apply_overrides,
-        load_with_warnings,
-        override_texts,
-        parse_override,
-        validate_data,
-    )
+    from simulator.loader import override_texts
 
-    sets = override_texts(overrides)
+    return load_sets(source, override_texts(overrides))
+
+
+def load_sets(source: str | Path | Mapping[str, Any], sets: list[str]) -> Scenario:
+    """:func:`load` with the overrides as ``--set`` texts (``"job.restart.time=2 min"``),
+    applied in order."""
+    from simulator.diagnostics import input_warnings
+    from simulator.loader import apply_overrides, load_with_warnings, parse_override, validate_data
+
     if isinstance(source, Mapping):
         import copy
 

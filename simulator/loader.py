@@ -49,6 +49,8 @@ def override_text(key: str, value: Any) -> str:
     else written as YAML."""
     if isinstance(value, str):
         return f"{key}={value}"
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()  # a numpy scalar (np.geomspace's values): its Python number
     if isinstance(value, bool) or value is None:
         text = yaml.safe_dump(value).splitlines()[0]
     elif isinstance(value, int | float):
@@ -58,9 +60,14 @@ def override_text(key: str, value: Any) -> str:
     return f"{key}={text}"
 
 
-def override_texts(overrides: Mapping[str, Any]) -> list[str]:
-    """The ``--set`` texts of ``{dotted key: value}`` overrides (see :func:`override_text`)."""
-    return [override_text(k, v) for k, v in overrides.items()]
+def override_texts(overrides: Mapping[str, Any] | Sequence[str] | None) -> list[str]:
+    """The ``--set`` texts of ``{dotted key: value}`` overrides (see :func:`override_text`);
+    a sequence of ``key=value`` texts is taken as it stands, in its order."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [override_text(k, v) for k, v in overrides.items()]
+    return list(overrides)
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> dict[str, Any]:

@@ -123,12 +123,13 @@ def compare(scenarios: Mapping[str, Scenario] | Sequence[Scenario],
             replications: int | None = None, seed: int | None = None, jobs: int = 1,
             executor: Executor | None = None, progress: Callable[[int], None] | None = None,
             metrics: Sequence[str] | None = None, files: Sequence[str] = (),
-            variants: Sequence[str] = ()) -> Comparison:
+            variants: Sequence[str] = (), info: RunInfo | None = None) -> Comparison:
     """Run every scenario on the same seeds (default: the first one's ``run`` block).
 
     ``scenarios``: ``{label: scenario}`` (the first is the baseline) or a list, labelled by
     name. ``progress`` is called with 1 as each replication finishes; ``metrics`` chooses
-    what tables and plots show; ``files`` and ``variants`` are recorded in compare.json.
+    what tables and plots show; ``files`` and ``variants`` are recorded in compare.json;
+    ``info``: a clock the caller started (e.g. before starting its executor).
     """
     from simulator.comparison import DEFAULT_PLOT, DEFAULT_TABLE, compare_rows, run_compare
 
@@ -140,8 +141,9 @@ def compare(scenarios: Mapping[str, Scenario] | Sequence[Scenario],
     first = items[0]
     n = replications or first.run.replications
     root = first.run.seed if seed is None else seed
+    info = info if info is not None else RunInfo(jobs)
     with executor_or_local(executor, jobs) as ex:
-        info = RunInfo(jobs, ex.description)
+        info.where = ex.description
         records = run_compare(items, root, n, ex, progress)
     info.stop()
     rows = compare_rows(labels, records)
@@ -221,7 +223,7 @@ class SearchPlan:
     """A search validated, nothing run yet (see :func:`optimize`)."""
 
     source: str | Path | Mapping[str, Any]
-    overrides: dict[str, Any]
+    sets: list[str]  # the overrides as ``--set`` texts, in order
     scenario: Scenario
     key: str
     lo: float
@@ -233,17 +235,21 @@ class SearchPlan:
     replications: int
     seed: int
 
-    def run(self, jobs: int = 1, executor: Executor | None = None) -> Optimum:
-        from simulator.api import load
+    def run(self, jobs: int = 1, executor: Executor | None = None,
+            info: RunInfo | None = None) -> Optimum:
+        """Search (``info``: a clock the caller started, e.g. before its executor)."""
+        from simulator.api import load_sets
         from simulator.comparison import run_compare
         from simulator.goalseek import Search, path_rows
+        from simulator.loader import override_text
 
+        info = info if info is not None else RunInfo(jobs)
         with executor_or_local(executor, jobs) as ex:
-            info = RunInfo(jobs, ex.description)
+            info.where = ex.description
 
             def records(x: float) -> list[ReplicationRecord]:
                 value = int(x) if self.integer else x
-                scenario = load(self.source, **{**self.overrides, self.key: value})
+                scenario = load_sets(self.source, [*self.sets, override_text(self.key, value)])
                 return run_compare([scenario], self.seed, self.replications, ex)[0]
 
             search = Search(self.key, self.lo, self.hi, self.objective, self.maximize,
@@ -261,15 +267,18 @@ def plan_search(source: str | Path | Mapping[str, Any], key: str,
                 bounds: tuple[Any, Any] | str, objective: str, maximize: bool = False,
                 constraints: Sequence[str] = (), integer: bool = False,
                 replications: int | None = None, seed: int | None = None,
-                **overrides: Any) -> SearchPlan:
-    """Check a search's arguments (see :func:`optimize`); raises
-    :class:`simulator.errors.ScenarioError` listing every problem."""
-    from simulator.api import load
+                overrides: Mapping[str, Any] | Sequence[str] | None = None) -> SearchPlan:
+    """Check a search's arguments (see :func:`optimize`; ``overrides``: a mapping, or
+    ``--set`` texts applied in order); raises :class:`simulator.errors.ScenarioError`
+    listing every problem."""
+    from simulator.api import load_sets
     from simulator.errors import ScenarioError
     from simulator.goalseek import parse_bounds, parse_constraint
+    from simulator.loader import override_texts
     from simulator.records import METRICS
 
-    base = load(source, **overrides)
+    sets = override_texts(overrides)
+    base = load_sets(source, sets)
     problems: list[str] = []
     parsed = []
     for text in constraints:
@@ -287,7 +296,7 @@ def plan_search(source: str | Path | Mapping[str, Any], key: str,
         problems += exc.problems
     if problems:
         raise ScenarioError(problems)
-    return SearchPlan(source, dict(overrides), base, key, float(lo), float(hi), objective,
+    return SearchPlan(source, sets, base, key, float(lo), float(hi), objective,
                       maximize, parsed, integer, replications or base.run.replications,
                       base.run.seed if seed is None else seed)
 
@@ -304,4 +313,4 @@ def optimize(source: str | Path | Mapping[str, Any], key: str, bounds: tuple[Any
     Raises :class:`simulator.errors.ScenarioError` listing every problem before running.
     """
     return plan_search(source, key, bounds, objective, maximize, constraints, integer,
-                       replications, seed, **overrides).run(jobs, executor)
+                       replications, seed, overrides).run(jobs, executor)

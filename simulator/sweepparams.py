@@ -120,6 +120,9 @@ def _converter_kind(objs: Sequence[Any]) -> str | None:
 def parse_values(key: str, text: str) -> ParamSpec:
     """``--values "2 min,5 min,10 min"``: each item read as in ``--set`` (YAML, units kept)."""
     items = split_values(text)
+    if len(items) > MAX_POINTS:
+        raise ScenarioError([f"--param {key} --values: {len(items):,} values is more than "
+                             f"{MAX_POINTS:,}"])
     if not text.strip() or any(not item for item in items):
         raise ScenarioError([f"--param {key} --values {text!r}: expected a comma-separated list "
                              f"of values, e.g. '2 min,5 min,10 min'"])

@@ -140,11 +140,15 @@ class Sweep:
             draw_sweep(read_csv_rows(folder / "sweep.csv"), _clean(meta), folder / "sweep.png")
 
     def save(self, directory: str | Path, plots: bool = True, parquet: bool = False) -> Path:
-        """Write the files ``dcsim sweep`` writes to ``directory``, all at once."""
+        """Write the files ``dcsim sweep`` writes to ``directory``, all at once; finished
+        points already in its ``points/`` (other grids, refinements) are kept, as the CLI
+        keeps them."""
         from simulator.outdir import OutputFolder
+        from simulator.sweepgrid import keep_points
 
         out = Path(directory)
         with OutputFolder(out) as folder:
+            keep_points(folder.final, folder.stage)  # linked, not rewritten
             self.write(folder.stage, plots, parquet)
             folder.commit()
         return out
@@ -178,8 +182,10 @@ def specs_for(values: Mapping[str, Any] | Sequence[ParamSpec]) -> list[ParamSpec
 
 def plan(source: str | Path | Mapping[str, Any], values: Mapping[str, Any] | Sequence[ParamSpec],
          zip_: bool = False, replications: int | None = None, seed: int | None = None,
-         optimize: bool = False, **overrides: Any) -> Grid:
-    """Every point of a sweep validated, nothing run yet (see :func:`sweep`); raises
+         optimize: bool = False, overrides: Mapping[str, Any] | Sequence[str] | None = None
+         ) -> Grid:
+    """Every point of a sweep validated, nothing run yet (see :func:`sweep`; ``overrides``: a
+    mapping, or ``--set`` texts applied in order); raises
     :class:`simulator.errors.ScenarioError` listing every problem."""
     from simulator.errors import ScenarioError
     from simulator.loader import override_texts
@@ -199,8 +205,10 @@ def plan(source: str | Path | Mapping[str, Any], values: Mapping[str, Any] | Seq
 def run_plan(grid: Grid, jobs: int = 1, executor: Executor | None = None,
              optimize: bool = False, metrics: Sequence[str] | None = None,
              cache: str | Path | None = None, also_read: Sequence[str | Path] = (),
-             stages: Stages | None = None, log: Callable[[str], None] | None = None) -> Sweep:
-    """Run a :func:`plan` (arguments as in :func:`sweep`)."""
+             stages: Stages | None = None, log: Callable[[str], None] | None = None,
+             info: RunInfo | None = None) -> Sweep:
+    """Run a :func:`plan` (arguments as in :func:`sweep`; ``info``: a clock the caller
+    started, e.g. before starting its executor)."""
     from simulator.studies import executor_or_local
     from simulator.sweepgrid import pending_tasks
 
@@ -212,8 +220,9 @@ def run_plan(grid: Grid, jobs: int = 1, executor: Executor | None = None,
     if cached and log is not None:
         log(f"resuming: {len(cached)} of {len(points)} points already computed")
     optima: list[IntervalOptimum] = []
+    info = info if info is not None else RunInfo(jobs)
     with executor_or_local(executor, jobs) as ex:
-        info = RunInfo(jobs, ex.description)
+        info.where = ex.description
         with stages(f"{grid.base.name}: {len(pending)} points × replications",
                     pending_tasks(pending)) as advance:
             results = grid.compute(store, points, ex, advance)
@@ -243,10 +252,11 @@ def sweep(source: str | Path | Mapping[str, Any],
             series of points (``job.checkpoint.interval`` must be swept).
         metrics: what tables and plots show (default: ETTR and wall clock).
         cache: a folder whose ``points/`` holds finished points (read, and written as each
-            point finishes); ``also_read``: further folders only read.
+            point finishes, atomically; not locked against another sweep writing there);
+            ``also_read``: further folders only read.
         stages: progress per phase (see :data:`Stages`); ``log``: notes such as a resume.
 
     Raises :class:`simulator.errors.ScenarioError` listing every problem before running.
     """
-    grid = plan(source, values, zip_, replications, seed, optimize, **overrides)
+    grid = plan(source, values, zip_, replications, seed, optimize, overrides)
     return run_plan(grid, jobs, executor, optimize, metrics, cache, also_read, stages, log)

@@ -208,3 +208,50 @@ def test_parquet_without_its_libraries_is_bad_input(tmp_path: Path,
     lines = assert_bad_input(invoke("run", _file(tmp_path), "--parquet", "-o", tmp_path / "o"))
     assert any("pip install 'dcsim[parquet]'" in x for x in lines), lines
     assert not (tmp_path / "o").exists()
+
+
+def test_study_options_and_scenario_keys_do_not_collide(tmp_path: Path) -> None:
+    """``--set seed=3`` (meant as run.seed) is an unknown scenario key, said as bad input
+    with exit 2, not a clash with a function's own seed parameter."""
+    path = _file(tmp_path)
+    for args in (("sweep", path, "--param", "job.restart.time", "--values", "5 min,30 min"),
+                 ("optimize", path, "--param", "job.checkpoint.interval", "--bounds",
+                  "5 min:1 h", "--objective", "ettr")):
+        lines = assert_bad_input(invoke(*args, "--set", "seed=3", "-r", 1,
+                                        "-o", tmp_path / "x"))
+        assert any("seed" in line for line in lines), lines
+        assert not (tmp_path / "x").exists()
+
+
+def test_sweep_takes_numpy_values_and_save_keeps_the_folders_points(tmp_path: Path) -> None:
+    import numpy as np
+
+    path = _file(tmp_path)
+    first = simulator.sweep(path, {"job.checkpoint.interval": np.geomspace(300.0, 1200.0, 2)},
+                            replications=1)
+    assert [r["job.checkpoint.interval_s"] for r in first.rows] == [300.0, 1200.0]
+    first.save(tmp_path / "s", plots=False)
+    other = simulator.sweep(path, {"job.restart.time": [np.int64(60), np.float64(120.0)]},
+                            replications=1)
+    other.save(tmp_path / "s", plots=False)
+    kept = {p.name for p in (tmp_path / "s" / "points").iterdir()}
+    assert {r["key"] for r in first.rows + other.rows} == {n.removesuffix(".json") for n in kept}
+
+
+def test_an_executor_that_ignores_probes_still_gives_the_timeline(tmp_path: Path) -> None:
+    """Replication 0's probes ride with its task; an executor that does not know the flag
+    returns a bare record, and the probes are then taken here (same numbers)."""
+    from simulator.executors import InlineExecutor
+    from simulator.model import simulate
+
+    class Plain(InlineExecutor):
+        def run(self, scenarios, tasks):  # type: ignore[no-untyped-def]
+            s = simulator.load(scenarios[0]) if isinstance(scenarios[0], dict) else None
+            return iter([(k, simulate(s, t.seed, t.replication)) for k, t in enumerate(tasks)])
+
+    scenario = simulator.load(_file(tmp_path))
+    plain = simulator.run(scenario, replications=3, seed=2, executor=Plain())
+    inline = simulator.run(scenario, replications=3, seed=2)
+    assert plain.timeline(0) == inline.timeline(0) and len(inline.timeline(0)) > 2
+    assert [r.wall_clock_days for r in plain.replications] == \
+        [r.wall_clock_days for r in inline.replications]

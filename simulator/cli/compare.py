@@ -86,12 +86,16 @@ def compare(
     out_dir = output or default_dir(labels)
     with output_folder(out_dir) as folder:
         jobs = workers(jobs, n * len(scenarios))
+        from simulator.output import RunInfo
+
+        info = RunInfo(jobs)  # the wall time includes starting and stopping the executor
         with executor_for(executor, jobs, scheduler) as ex, \
                 progress_bar(f"{' vs '.join(labels)}", n * len(scenarios),
                              enabled=fmt is Format.table) as advance:
             result = run_comparison(dict(zip(labels, scenarios, strict=True)), n, seed, jobs, ex,
                                     advance, metric, [str(p) for p in scenario_files],
-                                    list(variant or []))
+                                    list(variant or []), info)
+        info.stop()
         result.write(folder.stage, not no_plots)
         folder.commit()
     meta = result.meta()

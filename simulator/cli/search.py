@@ -112,7 +112,7 @@ def sweep(
     specs = _param_specs(ctx, param, values or [], range_ or [])
     check_metrics(metric)
     try:
-        grid = plan(scenario_file, specs, zip_, replications, seed, optimize, **_overrides(set_))
+        grid = plan(scenario_file, specs, zip_, replications, seed, optimize, set_ or [])
     except ScenarioError as exc:
         raise bad_input(exc.problems) from None
     out_dir = output or Path("results") / f"{grid.base.name}-sweep"
@@ -122,12 +122,16 @@ def sweep(
         grid.also_read = [folder.final]
         _, pending = grid.plan(stage, grid.points)  # cores for the points left, at most
         jobs = workers(jobs, pending_tasks(pending))
+        from simulator.output import RunInfo
+
+        info = RunInfo(jobs)  # the wall time includes starting and stopping the executor
         with executor_for(executor, jobs, scheduler) as ex:
             result = run_plan(
                 grid, jobs, ex, optimize, metric, cache=stage, also_read=[folder.final],
                 stages=lambda label, total: progress_bar(label, total, enabled=shown),
-                log=lambda text: err.print(f"{text} in {out_dir}/", highlight=False)
-                if shown else None)
+                log=(lambda text: err.print(f"{text} in {out_dir}/", highlight=False))
+                if shown else None, info=info)
+        info.stop()
         keep_points(folder.final, stage)  # linked, not rewritten
         result.write(stage, not no_plots, parquet)
         folder.commit()
@@ -142,25 +146,6 @@ def sweep(
     out.print(f"computed {result.computed} of {len(result.results)} points in "
               f"{result.info.wall_s:.1f} s ({result.info.where}); results in {out_dir}/",
               highlight=False)
-
-
-def _overrides(sets: list[str] | None) -> dict[str, str]:
-    """``--set key=value`` as API overrides (the value's text, read as ``--set`` reads it)."""
-    from simulator.loader import parse_override
-
-    out: dict[str, str] = {}
-    problems: list[str] = []
-    for text in sets or []:
-        try:
-            key, _ = parse_override(text)
-        except ScenarioError as exc:
-            problems += exc.problems
-            continue
-        out.pop(key, None)  # a later --set of a key wins, and applies in its place
-        out[key] = text.partition("=")[2]
-    if problems:
-        raise bad_input(problems)
-    return out
 
 
 @app.command(cls=Command)
@@ -196,20 +181,23 @@ def optimize(
     the answer with its 95% CI."""
     from simulator.studies import plan_search
 
-    overrides = _overrides(set_)
     try:
         search = plan_search(scenario_file, param, bounds, objective, maximize,
-                             list(constraint or []), integer, replications, seed, **overrides)
+                             list(constraint or []), integer, replications, seed, set_ or [])
     except ScenarioError as exc:
         raise bad_input(exc.problems) from None
     out_dir = output or Path("results") / f"{search.scenario.name}-optimize"
     with output_folder(out_dir) as folder:
         jobs = workers(jobs, search.replications)
+        from simulator.output import RunInfo
+
+        info = RunInfo(jobs)  # the wall time includes starting and stopping the executor
         with executor_for(executor, jobs, scheduler) as ex:
             try:
-                result = search.run(jobs, ex)
+                result = search.run(jobs, ex, info)
             except ScenarioError as exc:
                 raise bad_input(exc.problems) from None
+        info.stop()
         result.write(folder.stage)
         folder.commit()
     meta = result.meta()
