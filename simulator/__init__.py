@@ -10,7 +10,7 @@ Data flows one way: scenario file -> validated config (:mod:`simulator.config`) 
 (:mod:`simulator.stats`) -> tables, files and plots (:mod:`simulator.output`, :mod:`simulator.plots`).
 """
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 """The model version: sweep caches key on it, so bump it whenever results change."""
 
 __all__ = ["Comparison", "Optimum", "Result", "Sweep", "__version__", "compare", "load",
