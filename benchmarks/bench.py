@@ -187,6 +187,7 @@ def main() -> None:
     ap.add_argument("--no-cli", action="store_true", help="skip start-up and dcsim run")
     ap.add_argument("--sweep", action="store_true", help="also a 10-point x 20-rep sweep")
     ap.add_argument("--big", action="store_true", help="also 10M GPUs, all-Weibull causes")
+    ap.add_argument("--plots", action="store_true", help="the plots figure even with --only")
     ap.add_argument("--json", type=Path, help="record file (default: results/bench-<UTC>.json)")
     args = ap.parse_args()
     record: dict[str, Any] = {
@@ -208,7 +209,7 @@ def main() -> None:
         print(f"{name:<34}{r['s_per_replication']:>15.4f}{r['events_per_replication']:>12,}"
               f"{r['bare_events_per_s']:>12,.0f}{r['cost_per_event_vs_bare']:>19.1f}x",
               flush=True)
-    if not args.only:
+    if not args.only or args.plots:
         record["plots"] = bench_plots(args.runs)
         print(f"\nplots of a run (100k_h100): {record['plots']['plots_s']:.2f} s "
               f"(the other files {record['plots']['files_s']:.2f} s)")

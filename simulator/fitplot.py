@@ -177,7 +177,7 @@ def draw_fit(result: FitResult, path: Path) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     from scipy.special import ndtr
 
-    from simulator.plots import _save, plt
+    from simulator.plots import _save, laid_out, plt
 
     causes = result.causes
     fig, axes = plt.subplots(1, 3, figsize=(16, max(4.0, 0.35 * len(causes) + 2)))
@@ -243,5 +243,5 @@ def draw_fit(result: FitResult, path: Path) -> None:
     ax.set_title(f"repair times: {c.name}")
     fig.suptitle(f"dcsim fit: {Path(result.source).name}, {result.incidents:,} incidents over "
                  f"{result.window_years:.3g} yr")
-    fig.tight_layout()
+    laid_out(fig)
     _save(fig, path)

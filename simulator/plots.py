@@ -32,12 +32,20 @@ LEDGER_COLORS = dict(zip(LEDGER, ["#2ca02c", "#bcbd22", "#17becf", "#aec7e8", "#
                          strict=True))
 
 
+def laid_out(fig: Any) -> None:
+    """tight_layout, marked so that :func:`_save` skips its own crop (a second layout pass)."""
+    fig.tight_layout()
+    fig.dcsim_laid_out = True
+
+
 def _save(fig: Any, path: Path) -> None:
+    """Write the figure atomically, cropped to its drawn content unless :func:`laid_out`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
     os.close(fd)
+    crop = None if getattr(fig, "dcsim_laid_out", False) else "tight"
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, dpi=110, bbox_inches=crop)
         from simulator.output import _file_mode
 
         os.chmod(tmp, _file_mode())
@@ -179,7 +187,7 @@ def draw_timeline(changes: Sequence[tuple[float, str, float]], end_s: float, pat
     ax_prog.set_xlabel("wall clock (days)")
     ax_prog.set_ylabel("work done (days of compute)")
     ax_prog.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
+    laid_out(fig)
     _save(fig, path)
 
 
@@ -326,7 +334,7 @@ def draw_sweep(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Path)
                      and others else ""))
     axes[0, 0].set_title(f"{meta['scenario']}: sweep of {len(rows)} points, "
                          f"{meta['replications']} replications each (common random numbers)")
-    fig.tight_layout()
+    laid_out(fig)
     _save(fig, path)
 
 
@@ -387,5 +395,5 @@ def draw_compare(rows: Sequence[dict[str, Any]], meta: dict[str, Any], path: Pat
     fig.suptitle(f"{' vs '.join(labels)}: {meta['replications']} paired replications, "
                  f"seed {meta['seed']} (bars: 95% CIs; Δ: paired difference against "
                  f"{labels[0]} with its 95% CI)", fontsize=10)
-    fig.tight_layout()
+    laid_out(fig)
     _save(fig, path)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.plots import _save, plt, state_strip
+from simulator.plots import _save, laid_out, plt, state_strip
 
 SOURCE_COLORS = {"facility": "#999999", "grid": "#1f77b4", "generators": "#ff7f0e"}
 
@@ -128,7 +128,7 @@ def draw_power_timeline(changes: Sequence[tuple[float, str, float]], rows: Seque
             ax.set_ylabel("MW")
             ax_f.set_ylabel("Δf (mHz)")
             ax.legend(fontsize=6, loc="lower left")
-    fig.tight_layout()
+    laid_out(fig)
     _save(fig, path)
 
 
@@ -163,5 +163,5 @@ def draw_spectrum(spectra: dict[str, tuple[np.ndarray, np.ndarray]],
     ax.set_ylabel("amplitude (MW)")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
+    laid_out(fig)
     _save(fig, path)
