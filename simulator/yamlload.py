@@ -91,6 +91,11 @@ def load(text: str) -> Any:
         data = loader.get_single_data()
     except RecursionError:
         raise YamlProblems(["nested too deeply to read"]) from None
+    except yaml.YAMLError as exc:
+        # PyYAML 6.0.4 and later stop deep nesting in the scanner, before any recursion
+        if "nesting depth" in str(getattr(exc, "problem", "") or ""):
+            raise YamlProblems(["nested too deeply to read"]) from None
+        raise
     finally:
         loader.dispose()
     if loader.duplicates:
