@@ -57,8 +57,9 @@ from pathlib import Path
 import numpy as np
 
 from simulator.errors import ScenarioError
-from simulator.failureconfig import SECONDS_PER_YEAR
+from simulator.failureconfig import RESERVED, SECONDS_PER_YEAR
 from simulator.incidents import Incident, parse_window, read_incidents
+from simulator.stats import estimate
 
 KINDS = ("gpu", "node", "rack")
 MIN_GAPS = 10  # complete gaps below which a shape estimate is mostly noise
@@ -191,8 +192,6 @@ def weibull_fit(times: Sequence[float], complete: Sequence[bool]) -> WeibullFit 
 def repair_fit(durations: Sequence[float]) -> RepairFit:
     """Lognormal MLE of the repair durations (s); ``zero`` when most are 0, ``fixed`` (at the
     mean) when fewer than two distinct positive ones."""
-    from scipy.stats import t as student
-
     d = np.asarray(durations, float)
     pos = d[d > 0]
     n, zero = len(d), len(d) - len(pos)
@@ -204,11 +203,11 @@ def repair_fit(durations: Sequence[float]) -> RepairFit:
     if len(pos) < 2 or np.ptp(logs) < 1e-9:  # equal but for rounding (end − start in floats)
         return RepairFit(n, zero, "fixed", mean_s=float(d.mean()))
     m = len(pos)
-    mu, sigma, s = float(logs.mean()), float(logs.std()), float(logs.std(ddof=1))
-    half = float(student.ppf(0.975, m - 1)) * s / math.sqrt(m)
+    est = estimate(logs)  # mean, sample std and t-interval of the log durations
+    mu, sigma, s = est.mean, float(logs.std()), est.std
     cox = 1.959963984540054 * math.sqrt(s**2 / m + s**4 / (2 * (m - 1)))
     return RepairFit(n, zero, "lognormal", mu, sigma, math.exp(mu), math.exp(mu + sigma**2 / 2),
-                     (math.exp(mu - half), math.exp(mu + half)),
+                     (math.exp(est.ci95_low), math.exp(est.ci95_high)),
                      (math.exp(mu + s**2 / 2 - cox), math.exp(mu + s**2 / 2 + cox)))
 
 
@@ -268,7 +267,7 @@ def fit_log(path: Path, gpus: int, per: Mapping[str, str] | None = None, gpus_pe
     # a cause named in --per but absent from the log is fitted with k = 0: its interval still
     # bounds the rate (and a log of quiet months keeps the causes of the others)
     names = list(dict.fromkeys([i.cause for i in incidents] + list(kinds)))
-    for reserved in ("planned", "power_trip"):
+    for reserved in sorted(RESERVED):  # the names a scenario refuses for a cause
         lines = [i.line for i in incidents if i.cause == reserved]
         if lines:
             problems.append(f"{path}:{lines[0]}: cause: {reserved!r} is a reserved cause name in "
@@ -286,6 +285,8 @@ def fit_log(path: Path, gpus: int, per: Mapping[str, str] | None = None, gpus_pe
     inside = [i for i in incidents if start <= i.time_s <= end]
     for name in names:
         kind = kinds.get(name, "node")
+        if kind not in fleet:  # an unknown kind: listed above
+            continue
         failed = len({i.unit for i in inside if i.cause == name})
         if failed > fleet[kind]:
             problems.append(f"{path}: cause {name!r}: {failed:,} distinct units failed, but the "

@@ -287,6 +287,8 @@ def test_missing_file(tmp_path: Path) -> None:
     ("time,unit,cause\n1 d,r1,a\n2 d,r2,a\n3 d,r3,a\n", ["--per", "a=rack"],
      ["3 distinct units failed", "2 racks"]),
     ("time,unit,cause\n1 d,n1,planned\n", [], ["reserved cause name"]),
+    ("time,unit,cause\n1 d,n1,width\n", [], ["'width' is a reserved cause name"]),
+    ("time,unit,cause\n1 d,n1,repairs_at_start\n", [], ["'repairs_at_start' is a reserved"]),
     ("time,unit,cause\n1 d,n1\n", [], [":2: 2 fields"]),
 ])
 def test_bad_input_is_listed(tmp_path: Path, text: str, args: list[str],
@@ -297,3 +299,16 @@ def test_bad_input_is_listed(tmp_path: Path, text: str, args: list[str],
     joined = "\n".join(lines)
     for part in expected:
         assert part in joined, joined
+
+
+def test_an_unknown_unit_kind_from_python_is_a_listed_problem(tmp_path: Path) -> None:
+    """fit_log refuses an unknown --per kind as bad input when the cause is in the log too
+    (it used to reach the fleet lookup and raise KeyError)."""
+    from simulator.errors import ScenarioError
+    from simulator.fit import fit_log
+
+    log = tmp_path / "log.csv"
+    log.write_text("time,unit,cause\n1 d,n1,a\n")
+    with pytest.raises(ScenarioError) as exc:
+        fit_log(log, 64, {"a": "disk"})
+    assert any("--per a=disk: unknown unit kind" in p for p in exc.value.problems)
