@@ -130,33 +130,33 @@ class Checkpoints:
         persisting: they become recoverable. A tier not written since keeps its last copy
         (the stop writes nothing more; the job restarts from the boundary's copies)."""
         for i in range(len(self.tiers)):
-            for p, _ in self.pending[i]:
-                if p > self.saved[i]:
-                    self.saved[i] = p
-            self.pending[i].clear()
+            self._promote(i, math.inf)
             if self.single:  # the one tier was written at this boundary
                 self.saved[i] = progress
+
+    def _promote(self, i: int, now: float) -> None:
+        """Tier i's copies that finished persisting by ``now`` become recoverable; the others
+        are gone (the list is cleared in place: the job holds it)."""
+        saved = self.saved
+        for p, ready_at in self.pending[i]:
+            if ready_at <= now and p > saved[i]:
+                saved[i] = p
+        self.pending[i].clear()
 
     def recover(self, progress: float, now: float, power_trip: bool, took_node: bool,
                 per: str) -> tuple[float, int]:
         """Roll back: (progress of the freshest surviving copy, its tier). Copies that did
         not survive are gone."""
         if self.single:  # the persistent copy survives everything
-            pend, saved = self.pending[0], self.saved
-            if pend:
-                for p, ready_at in pend:
-                    if ready_at <= now and p > saved[0]:
-                        saved[0] = p
-                pend.clear()
+            saved = self.saved
+            if self.pending[0]:
+                self._promote(0, now)
             self.since = 0.0
             self.lost_s[0] += progress - saved[0]
             return saved[0], 0
         best, k = -1.0, 0
         for i, t in enumerate(self.tiers):
-            for p, ready_at in self.pending[i]:
-                if ready_at <= now:
-                    self.saved[i] = max(self.saved[i], p)
-            self.pending[i].clear()
+            self._promote(i, now)
             # ties go to the later (faster) tier: the copy one restores from
             if self.saved[i] >= best and survives(t, power_trip, took_node, per):
                 best, k = self.saved[i], i

@@ -18,9 +18,16 @@ from simulator.reference import LLAMA3_SOFTWARE, LLAMA3_TABLE5, llama3_rate_per_
 from simulator.units import Seconds
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
-#: names the job books its own stops to (planned stops, site trips, waits at launch) or uses
-#: for its own signals: a cause may not take them
-RESERVED = frozenset({"planned", "power_trip", "repairs_at_start", "width"})
+#: the interruption cause of a site power trip
+POWER_TRIP = "power_trip"
+PLANNED = "planned"  # the cause a planned stop's restart is booked to
+#: the interrupt cause that tells a computing job its pace changed (an elastic job's width,
+#: or a straggler's slowness): no failure, no stall
+WIDTH = "width"
+#: the cause a wait at launch is booked to (repairs under way at t = 0 left the job short)
+REPAIRS_AT_START = "repairs_at_start"
+#: names the job books its own stops to or uses for its own signals: a cause may not take them
+RESERVED = frozenset({PLANNED, POWER_TRIP, REPAIRS_AT_START, WIDTH})
 
 
 def _one_of(rate_per_year: float | None, mtbf: float | None) -> None:

@@ -154,8 +154,7 @@ class WeibullStream:
         # only first failures inside the horizon are kept (and sorted): at 10M units most
         # fall past it, and Python lists of every unit cost gigabytes. The draws are the same,
         # and a stable sort of the kept ones keeps their order, so the numbers are too.
-        inside = np.flatnonzero(first <= horizon_s) if math.isfinite(horizon_s) \
-            else np.arange(len(first))
+        inside = np.flatnonzero(first <= horizon_s)
         kept = first[inside]
         del first
         order = np.argsort(kept, kind="stable")

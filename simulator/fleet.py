@@ -314,9 +314,7 @@ class Fleet:
 
     def finish(self) -> None:
         """Bring the out-of-service integral up to now."""
-        now = self.env.now  # the out-of-service integral, inline: this runs per failure
-        self.gpu_seconds_down += self.gpus_down * (now - self._since)
-        self._since = now
+        self._integrate()
 
     # -- whole racks (rack_swap) ------------------------------------------------------------
     def _rack_nodes(self, n: int, group: int) -> tuple[int, range]:

@@ -36,6 +36,12 @@ import numpy as np
 import simpy
 
 from simulator.checkpoints import Checkpoints
+from simulator.failureconfig import (  # the job's own causes, which no failure cause may take
+    PLANNED,
+    POWER_TRIP,
+    REPAIRS_AT_START,
+    WIDTH,
+)
 from simulator.fleet import Fleet
 from simulator.jobparams import JobParams, Ledger, PowerHook
 
@@ -48,14 +54,6 @@ COMPUTE, CHECKPOINT, RESTART, WAITING, OUTAGE, DONE, RAMP, DETECT = (
     "compute", "checkpoint", "restart", "waiting", "outage", "done", "ramp", "detect")
 #: states in which a failure of a job node interrupts the job
 RUNNING = frozenset({COMPUTE, CHECKPOINT, RESTART, RAMP})
-#: the interruption cause of a site power trip
-POWER_TRIP = "power_trip"
-PLANNED = "planned"  # the cause a planned stop's restart is booked to
-#: the interrupt cause that tells a computing job its pace changed (an elastic job's width,
-#: or a straggler's slowness): no failure, no stall
-WIDTH = "width"
-#: the cause a wait at launch is booked to (repairs under way at t = 0 left the job short)
-REPAIRS_AT_START = "repairs_at_start"
 
 
 @dataclass
@@ -180,12 +178,11 @@ class Job:
         base_rate = rate = p.compute_rate
         state = RAMP if p.ramp_s > 0 else COMPUTE
         launching = False
+        done_s = p.work_s * (1.0 - 1e-12)  # progress at which the work counts as done
         if self.fleet.missing:  # repairs under way at the start left the job short of nodes
             self._ready, state, launching = self.fleet.nodes_ready(), WAITING, True
             self._blame = REPAIRS_AT_START
         while True:
-            if launching and state is not WAITING and state is not OUTAGE:
-                launching = False  # it has launched: every later wait ends in a restart
             self.state = state
             self._phase_start = start = env.now
             if probe is not None:
@@ -206,7 +203,7 @@ class Job:
                     duration = 0.0
             elif state is CHECKPOINT:
                 duration = write_s if single else copies.start_write(
-                    self.progress_s, self.progress_s >= p.work_s * (1.0 - 1e-12))
+                    self.progress_s, self.progress_s >= done_s)
             elif state is RESTART:
                 duration = self._recover_s
             elif state is OUTAGE:
@@ -258,7 +255,7 @@ class Job:
                     pending.append((self.progress_s, env.now + persist_s))
                 else:
                     saved[0] = self.progress_s
-                if self.progress_s >= p.work_s * (1.0 - 1e-12):
+                if self.progress_s >= done_s:
                     if p.ramp_s > 0:
                         self.stopping, state = True, RAMP
                         continue
@@ -284,10 +281,10 @@ class Job:
             elif state == OUTAGE:
                 state = self._after_outage()
                 if launching and state is RESTART:  # dark before it launched: launch now
-                    state = RAMP if p.ramp_s > 0 else COMPUTE
+                    launching, state = False, (RAMP if p.ramp_s > 0 else COMPUTE)
             elif state == DETECT:
                 state = self._after_detect
-                if state is RESTART and self.fleet.missing and not self._elastic:
+                if state is RESTART and self.fleet.missing and not elastic:
                     state = self._after_outage()  # a node failed while the hang went unseen
             elif state == RAMP:
                 if self.stopping:

@@ -171,17 +171,16 @@ class Arc:
     def fp(self, t: float) -> float:
         """dΔf/dt (Hz/s)."""
         p = self.modes.p
-        return (self.y(t) - self.a - self.b * t - p.d * self.f(t)) / p.m
+        f, y = self.state(t)
+        return (y - self.a - self.b * t - p.d * f) / p.m
 
     def demand(self, t: float) -> float:
         p = self.modes.p
-        if self.kind == LINEAR:  # f and y share their two exponentials: computed once
-            f, y = self._linear_state(t)
-            return (-p.k * f - y) / p.tg
-        return (-p.k * self.f(t) - self.y(t)) / p.tg
+        f, y = self.state(t)
+        return (-p.k * f - y) / p.tg
 
     def state(self, t: float) -> tuple[float, float]:
-        if self.kind == LINEAR:
+        if self.kind == LINEAR:  # f and y share their two exponentials: computed once
             return self._linear_state(t)
         return self.f(t), self.y(t)
 

@@ -134,7 +134,8 @@ class Merit:
     gen_cap: float
 
     def split(self, x: float) -> tuple[float, float]:
-        """(grid import, generator dispatch) for a mean demand x, grid first."""
+        """(grid import, generator dispatch) for a mean demand x, grid first (the fine-step
+        loop inlines this: keep the two in step)."""
         floor = self.gen_min if self.gen_cap > 0 else 0.0
         grid = min(max(x - floor, 0.0), self.grid_cap)
         gens = min(max(x - grid, self.gen_min), self.gen_cap) if self.gen_cap > 0 else 0.0

@@ -146,8 +146,7 @@ def simulate_window(p: PlantParams, segments: Sequence[FineSegment], start: Fine
     normal_lo, normal_hi, band_lo, band_hi = (prot.normal_lo, prot.normal_hi, prot.band_lo,
                                               prot.band_hi)
     block_step, trip_delay = prot.block_step, prot.trip_delay - 1e-12
-    gen_min, m_grid_cap, m_gen_cap = merit.gen_min, merit.grid_cap, merit.gen_cap
-    floor = gen_min if m_gen_cap > 0 else 0.0
+    gen_min, floor = p.gen_min, merit.supply_range[0]
     for seg in segments:
         load = seg.load
         value, mean, phase0 = load.value, load.mean, seg.phase
@@ -169,11 +168,11 @@ def simulate_window(p: PlantParams, segments: Sequence[FineSegment], start: Fine
             x = mean + soc_req
             grid_t = x - floor
             grid_t = 0.0 if grid_t < 0.0 else grid_t
-            grid_t = m_grid_cap if m_grid_cap < grid_t else grid_t
-            if m_gen_cap > 0:
+            grid_t = grid_cap if grid_cap < grid_t else grid_t
+            if has_gens:
                 gen_t = x - grid_t
                 gen_t = gen_min if gen_min > gen_t else gen_t
-                gen_t = m_gen_cap if m_gen_cap < gen_t else gen_t
+                gen_t = gen_cap if gen_cap < gen_t else gen_t
             else:
                 gen_t = 0.0
             if grid_finite:
