@@ -17,16 +17,13 @@ written as YAML first. Metrics keep their units in their names (``wall_clock_day
 
 from __future__ import annotations
 
-import math
-import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.config import Scenario
+from simulator.output import RunInfo
 from simulator.records import ReplicationRecord
 
 if TYPE_CHECKING:
@@ -75,6 +72,7 @@ class Result:
         replications: one :class:`~simulator.records.ReplicationRecord` per replication.
         warnings: what a reader could misread, as ``{code, message}``.
         seed: the root seed.
+        info: when, where and how long it ran (``metadata.json``).
     """
 
     scenario: Scenario
@@ -83,7 +81,7 @@ class Result:
     warnings: list[Warning_]
     seed: int
     _run: RunResult = field(repr=False)
-    _meta: dict[str, Any] = field(repr=False, default_factory=dict)
+    info: RunInfo = field(repr=False, default_factory=RunInfo)
 
     @property
     def by_cause(self) -> dict[str, dict[str, float]]:
@@ -109,13 +107,9 @@ class Result:
     def to_frame(self) -> Any:
         """A pandas DataFrame, one row per replication, with the columns of
         ``replications.csv`` (units in their names). Needs pandas (``pip install pandas``)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("Result.to_frame needs pandas: pip install pandas") from None
-        from simulator.output import csv_rows
+        from simulator.output import csv_rows, frame
 
-        return pd.DataFrame(csv_rows(self.replications))
+        return frame(csv_rows(self.replications))
 
     def write(self, folder: Path, plots: bool = True,
               drawing: Callable[[], Any] | None = None, parquet: bool = False) -> None:
@@ -123,11 +117,9 @@ class Result:
         ``drawing``: a context manager shown while plots are drawn; ``parquet``: also
         ``replications.parquet`` (needs pandas and pyarrow)."""
         from simulator.loader import resolved_dict
-        from simulator.output import csv_rows, metadata, write_parquet, write_run
+        from simulator.output import csv_rows, write_parquet, write_run
 
-        m = self._meta
-        meta = metadata(self.seed, m.get("argv", sys.argv), m.get("started", ""),
-                        m.get("wall", math.nan), m.get("jobs", 1), m.get("where"))
+        meta = self.info.metadata(self.seed)
         write_run(folder, resolved_dict(self.scenario), self.replications, self.summary, meta,
                   self._run.timeline, self._run.segments)
         if parquet:
@@ -145,13 +137,9 @@ class Result:
     def save(self, directory: str | Path, plots: bool = True, parquet: bool = False) -> Path:
         """Write the files ``dcsim run`` writes to ``directory``, all at once (the previous
         contents stay until the new ones are complete). Returns the folder."""
-        from simulator.outdir import OutputFolder
+        from simulator.outdir import save_into
 
-        out = Path(directory)
-        with OutputFolder(out) as folder:
-            self.write(folder.stage, plots, parquet=parquet)
-            folder.commit()
-        return out
+        return save_into(lambda stage: self.write(stage, plots, parquet=parquet), directory)
 
 
 def run(scenario: Scenario, replications: int | None = None, seed: int | None = None,
@@ -168,25 +156,30 @@ def run(scenario: Scenario, replications: int | None = None, seed: int | None = 
         ci_target: run replications until ``ci_metric``'s 95% CI half-width is at most this
             share of its mean (e.g. 0.005), ``replications`` being the cap (default 500).
     """
+    from contextlib import nullcontext
+
     from simulator.analytic import analytic_for
     from simulator.diagnostics import analytic_caveats, initial_state, result_warnings
+    from simulator.executors import executor_or_local
     from simulator.output import build_summary
     from simulator.runner import run_replications
 
     root_seed = scenario.run.seed if seed is None else seed
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    t0 = time.perf_counter()
+    info = RunInfo(jobs, executor.description if executor is not None else None)
     precision: Precision | None = None
-    if ci_target is None:
-        n = replications or scenario.run.replications
-        result = run_replications(scenario, n, root_seed, jobs, progress, executor=executor)
-    else:
-        from simulator.adaptive import run_until
+    # one pool for the whole run (an adaptive run asks for replications in rounds)
+    with executor_or_local(None, jobs) if executor is None and jobs > 1 \
+            else nullcontext(executor) as ex:
+        if ci_target is None:
+            n = replications or scenario.run.replications
+            result = run_replications(scenario, n, root_seed, jobs, progress, executor=ex)
+        else:
+            from simulator.adaptive import run_until
 
-        n = replications or ADAPTIVE_CAP
-        result, precision = run_until(scenario, root_seed, ci_metric, ci_target, n, jobs,
-                                      progress, executor)
-    wall = time.perf_counter() - t0
+            n = replications or ADAPTIVE_CAP
+            result, precision = run_until(scenario, root_seed, ci_metric, ci_target, n, jobs,
+                                          progress, ex)
+    wall = info.stop().wall_s
     warnings = list(getattr(scenario, "_input_warnings", []) or [])
     warnings += result_warnings(scenario, result.records)
     if precision is not None and not precision.met:
@@ -199,11 +192,7 @@ def run(scenario: Scenario, replications: int | None = None, seed: int | None = 
                             initial_state(scenario))
     if precision is not None:
         summary["precision"] = precision.to_dict()
-    where = executor.description if executor is not None else (
-        f"local, {jobs} process{'es' if jobs > 1 else ''}")
-    return Result(scenario, summary, result.records, warnings, root_seed, result,
-                  {"started": started, "wall": wall, "jobs": jobs, "where": where,
-                   "argv": sys.argv})
+    return Result(scenario, summary, result.records, warnings, root_seed, result, info)
 
 
 #: replications an adaptive run may use unless told otherwise

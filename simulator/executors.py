@@ -273,6 +273,15 @@ def make_executor(kind: str, jobs: int, scheduler: str | None = None) -> Executo
     return InlineExecutor() if jobs <= 1 else LocalExecutor(jobs)
 
 
+def executor_or_local(executor: Executor | None, jobs: int) -> Any:
+    """A context manager for ``executor`` as given (left open for its owner), or ``jobs``
+    local processes owned by the block (this process for 1): closed at its end, stopped at
+    once if it fails or is interrupted."""
+    if executor is not None:
+        return contextlib.nullcontext(executor)
+    return make_executor("local", jobs)
+
+
 def run_tasks(executor: Executor, scenarios: Sequence[dict[str, Any]], tasks: Sequence[Task],
               progress: Any = None) -> list[ReplicationRecord]:
     """Every task's record, in task order (advancing ``progress(1)`` per finished task)."""

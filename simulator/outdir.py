@@ -18,6 +18,7 @@ import errno
 import fcntl
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -63,6 +64,19 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
         return False
     raise OSError(code, os.strerror(code), str(a))
+
+
+def save_into(write: Callable[[Path], None], directory: str | Path,
+              keep: Callable[[Path, Path], object] | None = None) -> Path:
+    """Call ``write(stage)`` and make the stage ``directory``, all at once; ``keep(final,
+    stage)`` first brings over what the folder keeps from before. Returns the folder."""
+    out = Path(directory)
+    with OutputFolder(out) as folder:
+        if keep is not None:
+            keep(folder.final, folder.stage)
+        write(folder.stage)
+        folder.commit()
+    return out
 
 
 class OutputFolder:

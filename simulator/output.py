@@ -120,12 +120,19 @@ def build_summary(scenario_name: str, records: Sequence[ReplicationRecord], seed
     return summary
 
 
+def frame(rows: Sequence[dict[str, Any]]) -> Any:
+    """Rows as a pandas DataFrame (pandas is an optional extra)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("to_frame needs pandas: pip install pandas") from None
+    return pd.DataFrame(list(rows))
+
+
 def write_parquet(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     """Rows as a Parquet file (pandas and pyarrow), written beside and renamed into place."""
-    import pandas as pd
-
     tmp = path.with_name(f".{path.name}.tmp")
-    pd.DataFrame(list(rows)).to_parquet(tmp, index=False)
+    frame(rows).to_parquet(tmp, index=False)
     tmp.replace(path)
 
 

@@ -7,8 +7,7 @@ function :func:`run_one`, so results do not depend on ``-j`` or on the executor.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +73,7 @@ def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int
     process with ``jobs`` = 1, else as the executor's first task, so that ``-j N`` uses N
     processes in all.
     """
-    from simulator.executors import Task
+    from simulator.executors import Task, executor_or_local, run_tasks
 
     seqs = seeds_for(seed, replications)
     if executor is None and (jobs <= 1 or replications <= 1):
@@ -84,10 +83,10 @@ def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int
             progress(1)
         others = run_range(scenario, seed, 1, replications, 1, progress)
         return RunResult([first, *others], timeline, segments)
-    with _executor(executor, jobs) as ex:
-        batch = ex.run([scenario.model_dump(mode="json")],
-                       [Task(0, seqs[i], i, probes=i == 0) for i in range(replications)])
-        results = _gather(batch, replications, progress)
+    with executor_or_local(executor, jobs) as ex:
+        results: list = run_tasks(ex, [scenario.model_dump(mode="json")],
+                                  [Task(0, seqs[i], i, probes=i == 0)
+                                   for i in range(replications)], progress)
     probed = results[0]
     if not isinstance(probed, Probed):  # an executor that ignores Task.probes: probe here
         probed = simulate_one(scenario, seqs[0], 0, True)  # type: ignore[assignment]
@@ -96,41 +95,12 @@ def run_replications(scenario: Scenario, replications: int, seed: int, jobs: int
     return RunResult(records, probed.timeline, probed.segments)  # type: ignore[arg-type]
 
 
-@contextlib.contextmanager
-def _executor(executor: Executor | None, jobs: int) -> Iterator[Executor]:
-    """The given executor, or ``jobs`` local processes owned here: closed at the end, and
-    stopped at once if the caller fails or is interrupted."""
-    from simulator.executors import LocalExecutor
-
-    if executor is not None:
-        yield executor
-        return
-    ex = LocalExecutor(jobs)
-    try:
-        yield ex
-    except BaseException:
-        ex.close(abort=True)
-        raise
-    ex.close()
-
-
-def _gather(batch: Iterator[tuple[int, ReplicationRecord | Probed]], n: int,
-            progress: Progress | None) -> list[ReplicationRecord | Probed]:
-    """The records of ``n`` submitted tasks in task order, as they finish."""
-    records: list[ReplicationRecord | Probed] = [None] * n  # type: ignore[list-item]
-    for k, record in batch:
-        records[k] = record
-        if progress:
-            progress(1)
-    return records
-
-
 def run_range(scenario: Scenario, seed: int, start: int, stop: int, jobs: int = 1,
               progress: Progress | None = None,
               executor: Executor | None = None) -> list[ReplicationRecord]:
     """Replications ``start`` .. ``stop - 1`` of a run with ``seed`` (no probes): the same
     records those replications have in a run of ``stop`` or more."""
-    from simulator.executors import Task
+    from simulator.executors import Task, executor_or_local, run_tasks
 
     seqs = seeds_for(seed, stop)
     indices = list(range(start, stop))
@@ -141,6 +111,6 @@ def run_range(scenario: Scenario, seed: int, start: int, stop: int, jobs: int = 
             if progress:
                 progress(1)
         return out
-    with _executor(executor, jobs) as ex:
-        batch = ex.run([scenario.model_dump(mode="json")], [Task(0, seqs[i], i) for i in indices])
-        return _gather(batch, len(indices), progress)
+    with executor_or_local(executor, jobs) as ex:
+        return run_tasks(ex, [scenario.model_dump(mode="json")],
+                         [Task(0, seqs[i], i) for i in indices], progress)

@@ -10,14 +10,13 @@ carry their units in their names; swept values are in SI with the unit in the co
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.config import Scenario
-from simulator.output import RunInfo
+from simulator.output import RunInfo, frame
 from simulator.records import ReplicationRecord
 from simulator.sweepstudy import Sweep, sweep
 
@@ -26,34 +25,6 @@ if TYPE_CHECKING:
     from simulator.goalseek import Constraint, Evaluation
 
 __all__ = ["Comparison", "Optimum", "Sweep", "compare", "optimize", "sweep"]
-
-
-def frame(rows: Sequence[Mapping[str, Any]]) -> Any:
-    """Rows as a pandas DataFrame (pandas is an optional extra)."""
-    try:
-        import pandas as pd
-    except ImportError:
-        raise ImportError("to_frame needs pandas: pip install pandas") from None
-    return pd.DataFrame(list(rows))
-
-
-def executor_or_local(executor: Executor | None, jobs: int) -> Any:
-    """A context manager for ``executor`` as given (left open), or local processes."""
-    from simulator.executors import InlineExecutor, LocalExecutor
-
-    if executor is not None:
-        return contextlib.nullcontext(executor)
-    return InlineExecutor() if jobs <= 1 else LocalExecutor(jobs)
-
-
-def _save(write: Callable[[Path], None], directory: str | Path) -> Path:
-    from simulator.outdir import OutputFolder
-
-    out = Path(directory)
-    with OutputFolder(out) as folder:
-        write(folder.stage)
-        folder.commit()
-    return out
 
 
 # ---- compare -------------------------------------------------------------------------------
@@ -116,7 +87,9 @@ class Comparison:
 
     def save(self, directory: str | Path, plots: bool = True) -> Path:
         """Write the files ``dcsim compare`` writes to ``directory``, all at once."""
-        return _save(lambda folder: self.write(folder, plots), directory)
+        from simulator.outdir import save_into
+
+        return save_into(lambda folder: self.write(folder, plots), directory)
 
 
 def compare(scenarios: Mapping[str, Scenario] | Sequence[Scenario],
@@ -131,21 +104,30 @@ def compare(scenarios: Mapping[str, Scenario] | Sequence[Scenario],
     what tables and plots show; ``files`` and ``variants`` are recorded in compare.json;
     ``info``: a clock the caller started (e.g. before starting its executor).
     """
-    from simulator.comparison import DEFAULT_PLOT, DEFAULT_TABLE, compare_rows, run_compare
+    from simulator.comparison import (
+        DEFAULT_PLOT,
+        DEFAULT_TABLE,
+        compare_rows,
+        labels_for,
+        run_compare,
+    )
+    from simulator.executors import executor_or_local
 
     if isinstance(scenarios, Mapping):
         labels, items = list(scenarios), list(scenarios.values())
-    else:
+    else:  # by name, made unique as the CLI makes them
         items = list(scenarios)
-        labels = [s.name for s in items]
+        labels = labels_for([Path(s.name) for s in items], items)
     first = items[0]
     n = replications or first.run.replications
     root = first.run.seed if seed is None else seed
-    info = info if info is not None else RunInfo(jobs)
+    own = info is None  # a clock the caller passed is the caller's to stop
+    info = RunInfo(jobs) if info is None else info
     with executor_or_local(executor, jobs) as ex:
         info.where = ex.description
         records = run_compare(items, root, n, ex, progress)
-    info.stop()
+    if own:
+        info.stop()
     rows = compare_rows(labels, records)
     return Comparison(labels, items, records, rows, root,
                       _shown(rows, metrics or DEFAULT_TABLE), _shown(rows, metrics or DEFAULT_PLOT),
@@ -215,7 +197,9 @@ class Optimum:
 
     def save(self, directory: str | Path) -> Path:
         """Write the files ``dcsim optimize`` writes to ``directory``, all at once."""
-        return _save(self.write, directory)
+        from simulator.outdir import save_into
+
+        return save_into(self.write, directory)
 
 
 @dataclass
@@ -240,10 +224,12 @@ class SearchPlan:
         """Search (``info``: a clock the caller started, e.g. before its executor)."""
         from simulator.api import load_sets
         from simulator.comparison import run_compare
+        from simulator.executors import executor_or_local
         from simulator.goalseek import Search, path_rows
         from simulator.loader import override_text
 
-        info = info if info is not None else RunInfo(jobs)
+        own = info is None  # a clock the caller passed is the caller's to stop
+        info = RunInfo(jobs) if info is None else info
         with executor_or_local(executor, jobs) as ex:
             info.where = ex.description
 
@@ -255,7 +241,8 @@ class SearchPlan:
             search = Search(self.key, self.lo, self.hi, self.objective, self.maximize,
                             self.constraints, self.integer, records)
             best = search.run()
-        info.stop()
+        if own:
+            info.stop()
         source = "<mapping>" if isinstance(self.source, Mapping) else str(self.source)
         return Optimum(self.key, best, path_rows(search), self.scenario, source,
                        (self.lo, self.hi), self.objective, self.maximize,

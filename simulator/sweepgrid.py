@@ -289,11 +289,14 @@ class Sweep:
         return cached, list(pending.values())
 
     def compute(self, out_dir: Path | None, points: Sequence[SweepPoint], executor: Executor,
-                progress: Progress | None = None) -> list[PointResult]:
+                progress: Progress | None = None,
+                planned: tuple[dict[str, list[ReplicationRecord]], list[SweepPoint]] | None
+                = None) -> list[PointResult]:
         """Every point's records: from ``DIR/points/`` when finished earlier, else computed
         (all replications of all pending points in one batch; each point saved when done,
-        unless ``out_dir`` is None)."""
-        cached, pending = self.plan(out_dir, points)
+        unless ``out_dir`` is None). ``planned``: :meth:`plan`'s answer for these points,
+        if the caller has it."""
+        cached, pending = planned if planned is not None else self.plan(out_dir, points)
         fresh = run_points(pending, executor, progress, on_point=None if out_dir is None else
                            lambda p, recs: self.save(out_dir, p, recs))
         return [PointResult(p, cached[p.key], True) if p.key in cached

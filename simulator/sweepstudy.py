@@ -91,7 +91,7 @@ class Sweep:
 
     def to_frame(self) -> Any:
         """``rows`` as a pandas DataFrame (needs pandas)."""
-        from simulator.studies import frame
+        from simulator.output import frame
 
         return frame(self.rows)
 
@@ -143,15 +143,12 @@ class Sweep:
         """Write the files ``dcsim sweep`` writes to ``directory``, all at once; finished
         points already in its ``points/`` (other grids, refinements) are kept, as the CLI
         keeps them."""
-        from simulator.outdir import OutputFolder
+        from simulator.outdir import save_into
         from simulator.sweepgrid import keep_points
 
-        out = Path(directory)
-        with OutputFolder(out) as folder:
-            keep_points(folder.final, folder.stage)  # linked, not rewritten
-            self.write(folder.stage, plots, parquet)
-            folder.commit()
-        return out
+        # the folder's points are linked first, not rewritten
+        return save_into(lambda stage: self.write(stage, plots, parquet), directory,
+                         keep_points)
 
 
 def specs_for(values: Mapping[str, Any] | Sequence[ParamSpec]) -> list[ParamSpec]:
@@ -206,30 +203,35 @@ def run_plan(grid: Grid, jobs: int = 1, executor: Executor | None = None,
              optimize: bool = False, metrics: Sequence[str] | None = None,
              cache: str | Path | None = None, also_read: Sequence[str | Path] = (),
              stages: Stages | None = None, log: Callable[[str], None] | None = None,
-             info: RunInfo | None = None) -> Sweep:
+             info: RunInfo | None = None,
+             planned: tuple[dict[str, list[ReplicationRecord]], list[Any]] | None = None
+             ) -> Sweep:
     """Run a :func:`plan` (arguments as in :func:`sweep`; ``info``: a clock the caller
-    started, e.g. before starting its executor)."""
-    from simulator.studies import executor_or_local
+    started, e.g. before starting its executor, and stops; ``planned``: what
+    ``grid.plan(cache, grid.points)`` gave the caller, not read again)."""
+    from simulator.executors import executor_or_local
     from simulator.sweepgrid import pending_tasks
 
     grid.also_read = [Path(p) for p in also_read]
     store = None if cache is None else Path(cache)
     stages = stages or _quiet
     points = grid.points
-    cached, pending = grid.plan(store, points)
+    cached, pending = planned if planned is not None else grid.plan(store, points)
     if cached and log is not None:
         log(f"resuming: {len(cached)} of {len(points)} points already computed")
     optima: list[IntervalOptimum] = []
-    info = info if info is not None else RunInfo(jobs)
+    own = info is None  # a clock the caller passed is the caller's to stop
+    info = RunInfo(jobs) if info is None else info
     with executor_or_local(executor, jobs) as ex:
         info.where = ex.description
         with stages(f"{grid.base.name}: {len(pending)} points × replications",
                     pending_tasks(pending)) as advance:
-            results = grid.compute(store, points, ex, advance)
+            results = grid.compute(store, points, ex, advance, (cached, pending))
         if optimize:
             with stages("optimizing the checkpoint interval", None) as advance:
                 optima = grid.optimize(store, results, ex, advance)
-    info.stop()
+    if own:
+        info.stop()
     return Sweep(grid.base, grid.specs, grid.zip, grid.seed, results, optima, len(pending),
                  grid.label, list(metrics or DEFAULT_METRICS), info)
 

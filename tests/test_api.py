@@ -255,3 +255,16 @@ def test_an_executor_that_ignores_probes_still_gives_the_timeline(tmp_path: Path
     assert plain.timeline(0) == inline.timeline(0) and len(inline.timeline(0)) > 2
     assert [r.wall_clock_days for r in plain.replications] == \
         [r.wall_clock_days for r in inline.replications]
+
+
+def test_compare_gives_scenarios_of_one_name_their_own_labels(tmp_path: Path) -> None:
+    """Two variants of one file share its name: they get distinct labels (as the CLI gives
+    them), so neither's files overwrite the other's."""
+    path = _file(tmp_path)
+    result = simulator.compare([simulator.load(path),
+                                simulator.load(path, **{"job.restart.time": "30 min"})],
+                               replications=1)
+    assert result.labels == ["t", "t-2"]
+    result.save(tmp_path / "c", plots=False)
+    assert (tmp_path / "c" / "replications-t.csv").exists()
+    assert (tmp_path / "c" / "replications-t-2.csv").exists()

@@ -41,18 +41,6 @@ def load_with_warnings(path: Path, sets: list[str]) -> tuple[Scenario, list[dict
     return load(path, sets)
 
 
-def resolved_dict(scenario: Scenario) -> dict[str, Any]:
-    from simulator.loader import resolved_dict as resolved
-
-    return resolved(scenario)
-
-
-def metadata(*args: Any) -> dict[str, Any]:
-    from simulator.output import metadata as meta
-
-    return meta(*args)
-
-
 class _FlagsWithoutPlaceholder:
     """Help lists on/off flags bare: typer shows them with a ``<bool>`` placeholder, which
     reads as if they took a value (they are refused with one)."""

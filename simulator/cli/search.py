@@ -120,7 +120,8 @@ def sweep(
     with output_folder(out_dir, keep_partial=True) as folder:
         stage = folder.stage
         grid.also_read = [folder.final]
-        _, pending = grid.plan(stage, grid.points)  # cores for the points left, at most
+        planned = grid.plan(stage, grid.points)  # read once: cores for the points left
+        pending = planned[1]
         jobs = workers(jobs, pending_tasks(pending))
         from simulator.output import RunInfo
 
@@ -130,7 +131,7 @@ def sweep(
                 grid, jobs, ex, optimize, metric, cache=stage, also_read=[folder.final],
                 stages=lambda label, total: progress_bar(label, total, enabled=shown),
                 log=(lambda text: err.print(f"{text} in {out_dir}/", highlight=False))
-                if shown else None, info=info)
+                if shown else None, info=info, planned=planned)
         info.stop()
         keep_points(folder.final, stage)  # linked, not rewritten
         result.write(stage, not no_plots, parquet)
