@@ -28,11 +28,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import simpy
 
+import simulator.executors  # noqa: F401  (run_range imports it: not inside the timing)
 from simulator.loader import load_scenario
-from simulator.model import simulate
+from simulator.runner import run_range
 
 ROOT = Path(__file__).resolve().parent.parent
 DCSIM = str(Path(sys.executable).parent / "dcsim")
@@ -77,15 +77,12 @@ def cases() -> list[tuple[str, Path, tuple[str, ...]]]:
 def bench_case(path: Path, overrides: tuple[str, ...], runs: int, reps: int) -> dict[str, Any]:
     """Interleaved: bare SimPy, then ``reps`` replications, ``runs`` times; medians."""
     scenario = load_scenario(path, list(overrides))
-    seqs = np.random.SeedSequence(scenario.run.seed).spawn(reps)
     per_rep, bare, ratio = [], [], []
     events = 0
     for _ in range(runs):
         b = bare_simpy_rate()
-        events = 0
         t0 = time.perf_counter()
-        for i, s in enumerate(seqs):
-            events += simulate(scenario, s, i).events
+        events = sum(r.events for r in run_range(scenario, scenario.run.seed, 0, reps))
         dt = time.perf_counter() - t0
         per_rep.append(dt / reps)
         bare.append(b)

@@ -20,7 +20,7 @@ WORK = os.environ.get("DCSIM_EXAMPLE_WORK", "30 d")
 JOBS = min(2, os.cpu_count() or 1)
 # a plant too small trips at every start until the horizon: a horizon of twice the work keeps
 # those tries short (the job of a feasible plant ends long before it)
-HORIZON = f"{2 * float(WORK.split()[0])} {WORK.split()[1]}"
+HORIZON = 2 * simulator.load(SCENARIO, **{"job.work": WORK}).job.work  # s
 SITE = {"job.work": WORK, "run.horizon": HORIZON}
 
 # 1. Battery: the fewest Megapack units with no trip in any replication. The objective is the

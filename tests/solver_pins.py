@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 PINS = Path(__file__).resolve().parent / "data" / "solver_pins.json"
 #: scenario, overrides, calls kept: a Megapack site with generators, a site without a battery
@@ -31,13 +29,10 @@ CASES: list[tuple[str, tuple[str, ...], int]] = [
 
 def plant(scenario: Any) -> Any:
     """The solver of a scenario's plant, built as a replication builds it."""
-    from simulator.power.coupling import other_loads, plant_params
-    from simulator.power.load import LoadModel
+    from simulator.power.coupling import plant_params
     from simulator.power.plant import EventSolver
 
-    cfg = scenario.power
-    loads = LoadModel(cfg, scenario.cluster.groups, scenario.job.iteration_time)
-    return EventSolver(plant_params(scenario, loads, other_loads(cfg)))
+    return EventSolver(plant_params(scenario))
 
 
 def trapezoid(t: Any) -> list[float]:
@@ -62,6 +57,7 @@ def record(name: str, overrides: tuple[str, ...], keep: int) -> dict[str, Any]:
     from simulator.model import simulate
     from simulator.power import coupling
     from simulator.power.plant import EventSolver
+    from simulator.runner import seeds_for
 
     calls: list[dict[str, Any]] = []
 
@@ -100,7 +96,7 @@ def record(name: str, overrides: tuple[str, ...], keep: int) -> dict[str, Any]:
     real = coupling.EventSolver
     coupling.EventSolver = Recording  # type: ignore[misc]
     try:
-        simulate(scenario, np.random.SeedSequence(scenario.run.seed).spawn(1)[0], 0)
+        simulate(scenario, seeds_for(scenario.run.seed, 1)[0], 0)
     finally:
         coupling.EventSolver = real  # type: ignore[misc]
     return {"scenario": name, "overrides": list(overrides), "calls": calls}
