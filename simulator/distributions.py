@@ -170,3 +170,26 @@ class Weibull:
         k = self.shape
         length = self.scale * rng.gamma(1.0 + 1.0 / k, 1.0, size) ** (1.0 / k)
         return rng.random(size) * length
+
+    def cdf(self, x_s: float) -> float:
+        """P(X <= x) for a new unit: 1 - exp(-(x/scale)^k)."""
+        return -math.expm1(-((x_s / self.scale) ** self.shape)) if x_s < math.inf else 1.0
+
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`cdf` (s): scale · (-ln(1 - q))^{1/k}."""
+        return self.scale * (-np.log1p(-q)) ** (1.0 / self.shape)
+
+    def residual_cdf(self, x_s: float) -> float:
+        """P(R <= x) for the stationary residual R of :meth:`sample_residual`: the
+        equilibrium law (1/mean)·∫₀ˣ S(t) dt, which for a Weibull is the regularised lower
+        incomplete gamma P(1/k, (x/scale)^k)."""
+        from scipy.special import gammainc  # only runs that use it pay scipy's import
+
+        return float(gammainc(1.0 / self.shape, (x_s / self.scale) ** self.shape)) \
+            if x_s < math.inf else 1.0
+
+    def residual_ppf(self, q: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`residual_cdf` (s): scale · P⁻¹(1/k, q)^{1/k}."""
+        from scipy.special import gammaincinv
+
+        return self.scale * gammaincinv(1.0 / self.shape, q) ** (1.0 / self.shape)
