@@ -33,8 +33,12 @@ LEDGER_COLORS = dict(zip(LEDGER, ["#2ca02c", "#bcbd22", "#17becf", "#aec7e8", "#
 
 
 def laid_out(fig: Any) -> None:
-    """tight_layout, marked so that :func:`_save` skips its own crop (a second layout pass)."""
+    """tight_layout, marked so that :func:`_save` skips its own crop (a second layout pass).
+
+    tight_layout leaves a placeholder layout engine behind, and savefig runs a whole draw
+    (without rendering) before any figure with an engine: removing it saves that pass."""
     fig.tight_layout()
+    fig.set_layout_engine(None)
     fig.dcsim_laid_out = True
 
 
