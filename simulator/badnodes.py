@@ -21,6 +21,7 @@ import numpy as np
 import simpy
 
 from simulator.failures import CauseSpec
+from simulator.shares import RateShares
 
 
 class BadNodes:
@@ -40,16 +41,18 @@ class BadNodes:
         self.bad: set[int] = set()
         self.retired: set[int] = set()  # nodes whose stream stops (out of service for good)
         # per node: the causes that hit it, their extra rates, and where its units start
-        self._by_group: dict[int, tuple[list[int], np.ndarray, float]] = {}
+        self._by_group: dict[int, tuple[list[int], RateShares]] = {}
         self._specs = list(causes)
         self._multiplier = multiplier
         self._n_nodes = n_nodes
+        rates: dict[int, tuple[list[int], list[float]]] = {}
         for i, c in enumerate(causes):
             if c.per in ("gpu", "node") and c.rate_per_s > 0:
                 per_node = c.gpus_per_node if c.per == "gpu" else 1
-                idx, rates, _ = self._by_group.get(c.group, ([], np.zeros(0), 0.0))
-                rates = np.append(rates, (multiplier - 1.0) * c.rate_per_s * per_node)
-                self._by_group[c.group] = ([*idx, i], rates, float(rates.sum()))
+                idx, group_rates = rates.setdefault(c.group, ([], []))
+                idx.append(i)
+                group_rates.append((multiplier - 1.0) * c.rate_per_s * per_node)
+        self._by_group = {g: (idx, RateShares(r)) for g, (idx, r) in rates.items()}
 
     def start_bad(self, fraction: float, group_of: Sequence[int]) -> None:
         """Mark round(fraction × nodes) nodes bad, drawn without replacement."""
@@ -67,7 +70,7 @@ class BadNodes:
         self._next(node, group)
 
     def _next(self, node: int, group: int) -> None:
-        total = self._by_group[group][2]
+        total = self._by_group[group][1].total
         if total <= 0:
             return
         gap = float(self._rng.exponential(1.0 / total))
@@ -76,10 +79,8 @@ class BadNodes:
     def _fire(self, node: int, group: int) -> None:
         if node in self.retired:
             return
-        idx, rates, total = self._by_group[group]
-        k = int(np.searchsorted(np.cumsum(rates), float(self._rng.random()) * total,
-                                side="right"))
-        cause = idx[min(k, len(idx) - 1)]
+        idx, shares = self._by_group[group]
+        cause = idx[shares.pick(float(self._rng.random()))]
         spec = self._specs[cause]
         local = node - spec.node_offset
         unit = local * spec.gpus_per_node + int(self._rng.integers(spec.gpus_per_node)) \

@@ -22,7 +22,6 @@ Three kinds of stream produce failure events ``(time_s, cause_index, unit_index)
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from simulator.config import Scenario
 from simulator.csvload import data_rows, read_csv
 from simulator.distributions import Distribution, Draws, Weibull
 from simulator.layout import layout
+from simulator.shares import RateShares
 from simulator.units import UnitError, to_seconds
 
 INF = math.inf
@@ -115,10 +115,8 @@ class ExponentialStream:
         self._rng = rng
         self._index = [i for i, _ in causes]
         self._units = [c.units for _, c in causes]
-        rates = np.array([c.rate_per_s * c.units for _, c in causes], dtype=float)
-        self._total = float(rates.sum())
-        self._cum = (np.cumsum(rates) / self._total).tolist() if self._total > 0 else []
-        self._cum[-1:] = [1.0]
+        self._shares = RateShares([c.rate_per_s * c.units for _, c in causes])
+        self._total = self._shares.total
         self._t = 0.0
         self._buf_gap: list[float] = []
         self._buf_u: list[float] = []
@@ -138,10 +136,7 @@ class ExponentialStream:
         u = self._buf_u[self._k]
         self._k += 1
         # one uniform picks the cause (by its share of the rate), then the unit within it
-        j = bisect.bisect_right(self._cum, u) if len(self._cum) > 1 else 0
-        j = min(j, len(self._cum) - 1)
-        lo = self._cum[j - 1] if j > 0 else 0.0
-        frac = (u - lo) / (self._cum[j] - lo)
+        j, frac = self._shares.pick_within(u)
         unit = min(int(frac * self._units[j]), self._units[j] - 1)
         return self._t, self._index[j], unit
 

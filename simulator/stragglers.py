@@ -25,6 +25,7 @@ import simpy
 from simulator.config import Scenario
 from simulator.distributions import Distribution, Draws
 from simulator.failures import CauseSpec
+from simulator.shares import RateShares
 
 
 class Stragglers:
@@ -46,9 +47,8 @@ class Stragglers:
         self._specs = list(specs)
         self._evict = evict
         self._rng = rng
-        rates = [n * r for _, n, r, _, _, _ in specs]
-        self._total = float(sum(rates))
-        self._cum = (np.cumsum(rates) / self._total).tolist() if self._total > 0 else []
+        self._shares = RateShares([n * r for _, n, r, _, _, _ in specs])
+        self._total = self._shares.total
         self._durations = [Draws(d, rng) for _, _, _, d, _, _ in specs]
         self._active: list[float] = []  # -factor of each active episode (a max-heap)
         self._id = 0
@@ -66,7 +66,7 @@ class Stragglers:
 
     def _start(self, _event: simpy.Event) -> None:
         u = float(self._rng.random())
-        k = min(int(np.searchsorted(self._cum, u, side="right")), len(self._specs) - 1)
+        k = self._shares.pick(u)
         _, units, _, _, factor, evict_after = self._specs[k]
         duration = self._durations[k]()
         unit = int(self._rng.integers(units))
