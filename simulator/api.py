@@ -47,18 +47,11 @@ def load_sets(source: str | Path | Mapping[str, Any], sets: list[str]) -> Scenar
     """:func:`load` with the overrides as ``--set`` texts (``"job.restart.time=2 min"``),
     applied in order."""
     from simulator.diagnostics import input_warnings
-    from simulator.loader import apply_overrides, load_with_warnings, parse_override, validate_data
+    from simulator.loader import read_source
 
-    if isinstance(source, Mapping):
-        import copy
-
-        data = apply_overrides(copy.deepcopy(dict(source)), [parse_override(o) for o in sets])
-        scenario = validate_data(data, "<mapping>", Path.cwd(), sets)
-        warnings = input_warnings(data, scenario)
-    else:
-        scenario, warnings = load_with_warnings(Path(source), sets)
-    scenario._input_warnings = list(warnings)
-    return scenario
+    src = read_source(source, sets)
+    src.scenario._input_warnings = list(input_warnings(src.data, src.scenario))
+    return src.scenario
 
 
 @dataclass

@@ -5,9 +5,10 @@ Every problem is collected and reported at once as ``file: key.path: message``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from pydantic import ValidationError
@@ -235,9 +236,30 @@ def _other_loads_trace(scenario: Scenario, source: str, base_dir: Path | None) -
     return scenario
 
 
+class Source(NamedTuple):
+    """A scenario source read, overridden and validated."""
+
+    data: dict[str, Any]  # as read, with the overrides applied
+    scenario: Scenario
+    label: str  # the file's path, or "<mapping>", for messages
+    folder: Path  # where relative paths in it start
+
+
+def read_source(source: str | Path | Mapping[str, Any], overrides: Sequence[str] = ()
+                ) -> Source:
+    """Read a scenario file (or copy a mapping), apply ``key=value`` overrides in order, and
+    validate. Raises :class:`ScenarioError` listing every problem."""
+    if isinstance(source, Mapping):
+        label, folder, data = "<mapping>", Path.cwd(), copy.deepcopy(dict(source))
+    else:
+        label, folder, data = str(source), Path(source).parent, read_yaml(Path(source))
+    data = apply_overrides(data, [parse_override(o) for o in overrides])
+    return Source(data, validate_data(data, label, folder, overrides), label, folder)
+
+
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     """Read, override (``key=value`` strings) and validate a scenario file."""
-    return _read(Path(path), list(overrides))[1]
+    return read_source(Path(path), list(overrides)).scenario
 
 
 def load_with_warnings(path: str | Path, overrides: Iterable[str] = ()
@@ -246,13 +268,8 @@ def load_with_warnings(path: str | Path, overrides: Iterable[str] = ()
     (:func:`simulator.diagnostics.input_warnings`)."""
     from simulator.diagnostics import input_warnings
 
-    data, scenario = _read(Path(path), list(overrides))
-    return scenario, input_warnings(data, scenario)
-
-
-def _read(path: Path, overrides: list[str]) -> tuple[dict[str, Any], Scenario]:
-    data = apply_overrides(read_yaml(path), [parse_override(o) for o in overrides])
-    return data, validate_data(data, str(path), path.parent, overrides)
+    src = read_source(Path(path), list(overrides))
+    return src.scenario, input_warnings(src.data, src.scenario)
 
 
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:

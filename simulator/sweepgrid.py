@@ -32,8 +32,7 @@ from simulator.executors import Executor, Task
 from simulator.loader import (
     ScenarioError,
     apply_overrides,
-    parse_override,
-    read_yaml,
+    read_source,
     resolved_dict,
     validate_data,
 )
@@ -182,19 +181,14 @@ class Sweep:
     def __init__(self, source: Path | Mapping[str, Any], sets: Sequence[str],
                  specs: Sequence[ParamSpec], zip_: bool, seed: int | None,
                  replications: int | None):
-        if isinstance(source, Mapping):
-            self.label, self.folder = "<mapping>", Path.cwd()
-            data = copy.deepcopy(dict(source))
-        else:
-            self.label, self.folder = str(source), Path(source).parent
-            data = read_yaml(Path(source))
+        src = read_source(source, sets)
+        self.label, self.folder = src.label, src.folder
         #: further folders whose points/ a resumed sweep reuses (the previous result folder)
         self.also_read: list[Path] = []
         self.specs = list(specs)
         self.zip = zip_
         self._seed, self._replications = seed, replications
-        self.base_data = apply_overrides(data, [parse_override(s) for s in sets])
-        self.base = validate_data(self.base_data, self.label, self.folder, sets)
+        self.base_data, self.base = src.data, src.scenario
         problems: dict[str, str] = {}
         self.points: list[SweepPoint] = []
         for k, overrides in enumerate(combinations(self.specs, zip_)):
