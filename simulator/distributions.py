@@ -2,16 +2,18 @@
 
 Each has ``mean`` and ``variance`` (so tests can check samples against them) and draws
 vectorised samples from a caller-supplied ``numpy.random.Generator`` (no global state).
-All times are in seconds.
+All times are in seconds. numpy is imported where samples are drawn: reading a scenario
+(``validate``, ``schema``) builds these objects and should not pay for it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Distribution(Protocol):
@@ -47,6 +49,8 @@ class Draws:
 
     def __call__(self) -> float:
         if self._k >= len(self._buf):
+            import numpy as np
+
             self._buf = np.asarray(self._dist.sample(self._rng, self.batch), dtype=float).tolist()
             self._k = 0
         self._k += 1
@@ -68,7 +72,11 @@ class Fixed:
         return 0.0
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray | float:
-        return self.value if size is None else np.full(size, self.value)
+        if size is None:
+            return self.value
+        import numpy as np
+
+        return np.full(size, self.value)
 
     def sample_residual(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Time left at a uniform point inside an interval: U · value."""
@@ -177,6 +185,8 @@ class Weibull:
 
     def ppf(self, q: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`cdf` (s): scale · (-ln(1 - q))^{1/k}."""
+        import numpy as np
+
         return self.scale * (-np.log1p(-q)) ** (1.0 / self.shape)
 
     def residual_cdf(self, x_s: float) -> float:

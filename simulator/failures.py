@@ -27,8 +27,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from simulator.config import Scenario
 from simulator.csvload import data_rows, read_csv
@@ -36,6 +35,9 @@ from simulator.distributions import Distribution, Draws, Weibull
 from simulator.layout import layout
 from simulator.shares import RateShares
 from simulator.units import UnitError, to_seconds
+
+if TYPE_CHECKING:  # numpy is imported where streams are built: reading a scenario skips it
+    import numpy as np
 
 INF = math.inf
 _BATCH = 512  # random draws fetched per numpy call (numpy's per-call cost dominates single draws)
@@ -154,6 +156,8 @@ def _first_inside(dist: Weibull, rng: np.random.Generator, units: int, horizon_s
     count, a uniform subset of the units, and times by inversion of the CDF truncated at the
     horizon. Each unit's first failure is independent of the others', so this is the law of
     drawing all of them and keeping those inside."""
+    import numpy as np
+
     cdf, ppf = (dist.residual_cdf, dist.residual_ppf) if stationary else (dist.cdf, dist.ppf)
     inside_p = cdf(horizon_s)
     count = int(rng.binomial(units, inside_p))
@@ -168,6 +172,8 @@ class WeibullStream:
     def __init__(self, index: int, cause: CauseSpec, rng: np.random.Generator, stationary: bool,
                  horizon_s: float = INF):
         self.index = index
+        import numpy as np
+
         dist = Weibull(cause.weibull_shape or 1.0, 1.0 / cause.rate_per_s)
         if cause.units >= THINNED_FROM_UNITS:
             inside, kept = _first_inside(dist, rng, cause.units, horizon_s, stationary)

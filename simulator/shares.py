@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class RateShares:
@@ -21,6 +23,8 @@ class RateShares:
     __slots__ = ("_cum", "total")
 
     def __init__(self, rates: Sequence[float] | np.ndarray):
+        import numpy as np  # here: the failure model's readers need not load it
+
         arr = np.asarray(rates, dtype=float)
         #: Σ rates, in the rates' unit
         self.total = float(arr.sum())

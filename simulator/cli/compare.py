@@ -32,7 +32,6 @@ from simulator.cli.common import (
     workers,
 )
 from simulator.errors import ScenarioError
-from simulator.report import progress_bar
 
 
 @app.command(cls=Command)
@@ -87,6 +86,7 @@ def compare(
     with output_folder(out_dir) as folder:
         jobs = workers(jobs, n * len(scenarios))
         from simulator.output import RunInfo
+        from simulator.report import progress_bar
 
         info = RunInfo(jobs)  # the wall time includes starting and stopping the executor
         with executor_for(executor, jobs, scheduler) as ex, \

@@ -37,7 +37,6 @@ from simulator.cli.common import (
     workers,
 )
 from simulator.errors import ScenarioError
-from simulator.report import progress_bar, render_run_table, step
 
 
 def _ci_target(text: str, metric: str) -> float:
@@ -85,6 +84,7 @@ def run(
     """Run a scenario's replications; print simulated vs analytic, write the result folder."""
     from simulator.api import ADAPTIVE_CAP
     from simulator.api import run as run_scenario
+    from simulator.report import progress_bar, render_run_table, step
 
     need_parquet(parquet)
     scenario, warnings = load(scenario_file, set_, strict)

@@ -34,7 +34,6 @@ from simulator.cli.common import (
     workers,
 )
 from simulator.errors import ScenarioError
-from simulator.report import progress_bar
 
 
 class _SweepCommand(Command):
@@ -124,6 +123,7 @@ def sweep(
         pending = planned[1]
         jobs = workers(jobs, pending_tasks(pending))
         from simulator.output import RunInfo
+        from simulator.report import progress_bar
 
         info = RunInfo(jobs)  # the wall time includes starting and stopping the executor
         with executor_for(executor, jobs, scheduler) as ex:
