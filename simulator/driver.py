@@ -61,8 +61,10 @@ class FailureDriver:
             if memoryless:
                 self.source.returned_to_service(cause, unit, self.env.now)
             else:
+                broken = fleet.replica_losses
                 fleet.fail(cause, unit)
-                job.lost_node_in_restart(self._names[cause], self._per[cause])
+                job.lost_node_in_restart(self._names[cause], self._per[cause],
+                                         fleet.replica_losses > broken)
         elif hit and job.state in ("waiting", "detect"):  # already stopped: no new stop
             fleet.fail(cause, unit)
             job.failed_while_waiting(self._names[cause])

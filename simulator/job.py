@@ -146,11 +146,15 @@ class Job:
         if self.state is COMPUTE and width > self._width and not self.stopping:
             self.process.interrupt(WIDTH)
 
-    def lost_node_in_restart(self, cause: str, per: str = "node") -> None:
+    def lost_node_in_restart(self, cause: str, per: str = "node",
+                             replica_lost: bool = True) -> None:
         """A node the job holds went down during an immune restart (a replayed or aging
         failure, which cannot be dropped as a memoryless one can): the restart goes on, and if
         no spare took the node's place by its end, the job waits for it and restarts again,
-        rolling back as for a failure of that unit's kind (``per``: a rack takes peer copies)."""
+        rolling back as for a failure of that unit's kind (``per``: a rack takes peer copies).
+        An elastic job re-plans only if the node broke a replica it was restarting with."""
+        if self._elastic and not replica_lost:
+            return
         if self._deferred is None:
             self._deferred = cause
             self._took_node, self._per = True, per

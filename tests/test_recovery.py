@@ -91,6 +91,28 @@ def test_below_min_replicas_an_elastic_job_rolls_back_and_waits(tmp_path: Path) 
     assert ledger_hours(rec) == pytest.approx(rec.wall_clock_days * 24, rel=1e-12)
 
 
+@pytest.mark.parametrize(("second", "hours", "stops"), [
+    (1, 2 + 5 / 60 + 8 / 0.75, 1),  # node 1 sits in replica 0, already out: nothing changes
+    (2, 2 + 10 / 60 + 8 / 0.5, 2),  # node 2 breaks replica 1: drop it too (5 min), rate 1/2
+])
+def test_a_node_lost_during_an_elastic_reconfiguration_stops_the_job_only_if_it_breaks_a_replica(
+        tmp_path: Path, second: int, hours: float, stops: int) -> None:
+    """8 nodes in 4 replicas of 2, no spares, no repair, immune restarts. Node 0 fails at 2 h:
+    replica 0 is dropped in a 5 min reconfiguration. A traced failure at 2 h 02 min falls
+    inside it. Judging by the job's missing nodes, which an elastic job already short of
+    replica 0 always has, re-planned the job a second time for a node of the replica it
+    had already dropped."""
+    path = _traced(tmp_path, f"2 h,node_fault,0\n122 min,node_fault,{second}\n", nodes=8,
+                   recovery=ELASTIC, restart={"time": "30 min", "failures_during_restart": False})
+    rec = simulate(load_scenario(path), np.random.SeedSequence(0))
+    assert rec.hardware_failures == 2
+    assert rec.interruptions == stops
+    assert rec.restart_hours == pytest.approx(stops * 5 / 60, abs=1e-9)
+    assert rec.lost_work_hours == 0.0
+    assert rec.wall_clock_days * 24 == pytest.approx(hours, abs=1e-9)
+    assert ledger_hours(rec) == pytest.approx(rec.wall_clock_days * 24, rel=1e-12)
+
+
 def test_hot_swap_matches_the_renewal_form_with_the_swap_time() -> None:
     """Every failure takes its node out and a spare is always free: each recovery is a swap,
     so ETTR is Daly's with R = swap time (2 min), not the 30 min full restart."""
