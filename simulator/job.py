@@ -278,14 +278,16 @@ class Job:
                     self._recover_s = p.restart_s
                     state = RESTART
             elif state == WAITING:
-                if launching:  # the first launch is not a restart
+                if launching:  # the first launch is not a restart, nor any cause's cost
                     launching, state = False, (RAMP if p.ramp_s > 0 else COMPUTE)
+                    self._blame = None
                 else:
                     state = RESTART
             elif state == OUTAGE:
                 state = self._after_outage()
                 if launching and state is RESTART:  # dark before it launched: launch now
                     launching, state = False, (RAMP if p.ramp_s > 0 else COMPUTE)
+                    self._blame = None
             elif state == DETECT:
                 state = self._after_detect
                 if state is RESTART and self.fleet.missing and not elastic:

@@ -54,3 +54,22 @@ def test_every_restart_ramps_up_again() -> None:
     ramps = r.ramp_hours * 3600 / 30
     assert r.interruptions + 2 + 1e-9 >= ramps >= r.interruptions + 1 - 1e-9
     assert ledger_hours(r) == pytest.approx(r.wall_clock_days * 24, rel=1e-12)
+
+
+def test_the_launch_ramp_is_no_cause_s_cost_even_after_waiting_for_repairs_at_the_start() -> None:
+    """Repairs under way at t = 0 (long repairs, frequent failures: nodes are down at the
+    start) make the job wait, then launch. That launch ramp is the same one a healthy start
+    takes, so it is nobody's cost: the per-cause restart time sums to the restart time and
+    every ramp but the launch and the final ramp down. It used to be booked to the repairs
+    at the start."""
+    data = scenario_dict(mtbf_h=10.0, nodes=8, work="2 d", interval_min=30, write_min=1,
+                         restart_min=5, repair={"distribution": "exponential", "mean": "1 d"},
+                         spare_nodes=0)
+    data["failures"]["repair_start"] = "stationary"
+    data["power"] = {"grid": {"capacity": "10 MW"}, "job_ramp_time": "30 s"}
+    r = run(Scenario.model_validate(data), 1)[0]
+    assert r.down_hours_by_cause["repairs_at_start"] > 0  # it did wait for them
+    assert r.interruptions > 0
+    assert "repairs_at_start" not in r.restart_hours_by_cause
+    assert sum(r.restart_hours_by_cause.values()) == pytest.approx(
+        r.restart_hours + r.ramp_hours - 2 * 30 / 3600, rel=1e-9)
