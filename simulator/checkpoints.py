@@ -56,7 +56,9 @@ class Checkpoints:
     """Schedules and recoverable copies of every tier.
 
     One tier counts compute time since its last write (reset by a roll-back, which always
-    lands on one of its boundaries); several tiers follow progress multiples."""
+    lands on one of its boundaries); several tiers follow progress multiples. The job keeps
+    one tier's schedule and writes inline (the hot path of every replication): the schedule
+    methods here serve several tiers, roll-backs and planned stops serve both."""
 
     def __init__(self, tiers: Sequence[Tier], compute_rate: float = 1.0):
         self.tiers = tuple(tiers)
@@ -72,17 +74,13 @@ class Checkpoints:
         self.lost_s = [0.0] * n  # work lost per tier rolled back to
 
     def until_due(self, progress: float, rate: float) -> float:
-        """Compute time until the next tier is due (s), at ``rate`` work-s per s (one tier:
-        its interval less ``since``, which the caller advances as it computes)."""
-        if self.single:
-            return self.tiers[0].interval_s - self.since
+        """Compute time until the next tier is due (s), at ``rate`` work-s per s (several
+        tiers: the job tracks one tier's schedule itself)."""
         return (min(self.next) - progress) / rate
 
     def start_write(self, progress: float, finished: bool) -> float:
         """The tiers due now (and the persistent one when the work is done): their total
-        write stall (s)."""
-        if self.single:
-            return self.tiers[0].write_s
+        write stall (s). Several tiers: the job writes one tier at every boundary itself."""
         due = [i for i, (nxt, step) in enumerate(zip(self.next, self.step, strict=True))
                if progress >= nxt - _DUE_REL * step]
         if not due:
@@ -103,14 +101,9 @@ class Checkpoints:
                 break
 
     def written(self, progress: float, now: float) -> None:
-        """The boundary's writes ended at ``now``: each tier's copy holds ``progress``."""
+        """The boundary's writes ended at ``now``: each tier's copy holds ``progress`` (several
+        tiers: the job books one tier's writes into :attr:`saved` and :attr:`pending` itself)."""
         self.since = 0.0
-        if self.single:  # the caller skips start_write: the one tier is always written
-            if self.tiers[0].persist_s > 0:
-                self.pending[0].append((progress, now + self.tiers[0].persist_s))
-            else:
-                self.saved[0] = progress
-            return
         for i in self.writing:
             t = self.tiers[i]
             self.next[i] = self._after(progress, i)
@@ -162,8 +155,7 @@ class Checkpoints:
                 best, k = self.saved[i], i
         for i in range(len(self.tiers)):
             self.saved[i] = min(self.saved[i], best)
-            if not self.single:
-                self.next[i] = self._after(best, i)
+            self.next[i] = self._after(best, i)
         self.since = 0.0
         self.writing = []
         self.lost_s[k] += progress - best
