@@ -29,6 +29,7 @@ from simulator.records import ReplicationRecord
 if TYPE_CHECKING:
     from simulator.adaptive import Precision
     from simulator.executors import Executor
+    from simulator.loader import Source
     from simulator.runner import RunResult
 
 Warning_ = dict[str, str]
@@ -46,12 +47,17 @@ def load(source: str | Path | Mapping[str, Any], **overrides: Any) -> Scenario:
 def load_sets(source: str | Path | Mapping[str, Any], sets: list[str]) -> Scenario:
     """:func:`load` with the overrides as ``--set`` texts (``"job.restart.time=2 min"``),
     applied in order."""
+    return read_sets(source, sets).scenario
+
+
+def read_sets(source: str | Path | Mapping[str, Any], sets: list[str]) -> Source:
+    """:func:`load_sets`, with what was read (the data, for further overrides)."""
     from simulator.diagnostics import input_warnings
     from simulator.loader import read_source
 
     src = read_source(source, sets)
     src.scenario._input_warnings = list(input_warnings(src.data, src.scenario))
-    return src.scenario
+    return src
 
 
 @dataclass

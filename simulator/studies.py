@@ -23,6 +23,7 @@ from simulator.sweepstudy import Sweep, sweep
 if TYPE_CHECKING:
     from simulator.executors import Executor
     from simulator.goalseek import Constraint, Evaluation
+    from simulator.loader import Source
 
 __all__ = ["Comparison", "Optimum", "Sweep", "compare", "optimize", "sweep"]
 
@@ -218,15 +219,15 @@ class SearchPlan:
     integer: bool
     replications: int
     seed: int
+    read: Source  # the source as read and overridden once: every evaluation starts from it
 
     def run(self, jobs: int = 1, executor: Executor | None = None,
             info: RunInfo | None = None) -> Optimum:
         """Search (``info``: a clock the caller started, e.g. before its executor)."""
-        from simulator.api import load_sets
         from simulator.comparison import run_compare
         from simulator.executors import executor_or_local
         from simulator.goalseek import Search, path_rows
-        from simulator.loader import override_text
+        from simulator.loader import apply_overrides, validate_data
 
         own = info is None  # a clock the caller passed is the caller's to stop
         info = RunInfo(jobs) if info is None else info
@@ -235,7 +236,9 @@ class SearchPlan:
 
             def records(x: float) -> list[ReplicationRecord]:
                 value = int(x) if self.integer else x
-                scenario = load_sets(self.source, [*self.sets, override_text(self.key, value)])
+                read = self.read
+                data = apply_overrides(read.data, [(self.key, value)])
+                scenario = validate_data(data, f"{read.label} ({self.key}={value})", read.folder)
                 return run_compare([scenario], self.seed, self.replications, ex)[0]
 
             search = Search(self.key, self.lo, self.hi, self.objective, self.maximize,
@@ -258,14 +261,15 @@ def plan_search(source: str | Path | Mapping[str, Any], key: str,
     """Check a search's arguments (see :func:`optimize`; ``overrides``: a mapping, or
     ``--set`` texts applied in order); raises :class:`simulator.errors.ScenarioError`
     listing every problem."""
-    from simulator.api import load_sets
+    from simulator.api import read_sets
     from simulator.errors import ScenarioError
     from simulator.goalseek import parse_bounds, parse_constraint
     from simulator.loader import override_texts
     from simulator.records import METRICS
 
     sets = override_texts(overrides)
-    base = load_sets(source, sets)
+    read = read_sets(source, sets)
+    base = read.scenario
     problems: list[str] = []
     parsed = []
     for text in constraints:
@@ -285,7 +289,7 @@ def plan_search(source: str | Path | Mapping[str, Any], key: str,
         raise ScenarioError(problems)
     return SearchPlan(source, sets, base, key, float(lo), float(hi), objective,
                       maximize, parsed, integer, replications or base.run.replications,
-                      base.run.seed if seed is None else seed)
+                      base.run.seed if seed is None else seed, read)
 
 
 def optimize(source: str | Path | Mapping[str, Any], key: str, bounds: tuple[Any, Any] | str,

@@ -91,3 +91,20 @@ def test_bad_options_are_named(tmp_path: Path, args: tuple[str, ...], fragment: 
     lines = assert_bad_input(invoke("optimize", _site(tmp_path), *flat, *extra, "--integer",
                                     "-o", tmp_path / "o"))
     assert any(fragment in line for line in lines), lines
+
+
+def test_a_search_runs_the_file_as_planned_even_if_it_changes_meanwhile(tmp_path: Path) -> None:
+    """The plan validates the file once; every evaluation applies the searched value to that
+    reading. Re-reading the file at each evaluation let an edit made during a long search
+    change the scenario under it (here: the grid cap, which decides the answer)."""
+    from simulator.studies import plan_search
+
+    path = _site(tmp_path)
+    args = ("power.battery.count", "0:20", "power.battery.count")
+    plan = plan_search(path, *args, constraints=["power_trips == 0"], integer=True)
+    edited = yaml.safe_load(path.read_text())
+    edited["power"]["grid"]["capacity"] = "40 kW"  # above the swing's peak: no battery needed
+    path.write_text(yaml.safe_dump(edited))
+    assert plan.run().answer.x == _fewest_units_by_brute_force() > 0
+    again = plan_search(path, *args, constraints=["power_trips == 0"], integer=True)
+    assert again.run().answer.x == 0
