@@ -85,7 +85,7 @@ def draw_ledger(summary: dict[str, Any], path: Path) -> None:
     table = ax_tab.table(cellText=rows, colLabels=["category", "hours", "95% CI"], loc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(8)
-    _save(fig, path)
+    _save(fig, path)  # cropped: tight_layout leaves a blank band under the legend
 
 
 def draw_causes(summary: dict[str, Any], path: Path, top: int = 12) -> None:
@@ -109,6 +109,7 @@ def draw_causes(summary: dict[str, Any], path: Path, top: int = 12) -> None:
                  + (f" (top {top})" if len(summary.get("cost_by_cause") or {}) > top else ""))
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     ax.set_xlim(0.0, max(left, default=0.0) * 1.3 or 1.0)  # room for the counts
+    laid_out(fig)
     _save(fig, path)
 
 
@@ -140,12 +141,14 @@ def _daily_shares(ax: Any, changes: Sequence[tuple[float, str, float]],
             shares.setdefault(state, np.zeros(days))[min(d, days - 1)] += (cut - t0) / day
             t0 = cut
     bottom = np.zeros(days)
-    x = np.arange(days) + 0.5
+    edges = np.arange(days + 1, dtype=float)
     for state in STATE_COLORS:
         if state in shares:
-            ax.bar(x, shares[state], width=1.0, bottom=bottom, color=STATE_COLORS[state],
-                   label=state, linewidth=0)
-            bottom += shares[state]
+            # one filled staircase per state (a bar per day would be days × states patches)
+            top = bottom + shares[state]
+            ax.stairs(top, edges, baseline=bottom, fill=True, color=STATE_COLORS[state],
+                      label=state, linewidth=0)
+            bottom = top
     ax.set_ylim(0, 1)
     ax.set_ylabel("share\nof day", fontsize=8)
 

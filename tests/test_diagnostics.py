@@ -197,9 +197,11 @@ def test_a_long_run_draws_its_job_states_as_daily_shares(monkeypatch: pytest.Mon
         changes += [(d * day, "compute", 0.0), (d * day + 18 * 3600.0, "restart", 0.0)]
     plots.draw_timeline(changes, 10 * day, tmp_path / "t.png", "t")
     strip = figures[0].axes[0]
-    heights = {}
-    for bar in strip.patches:
-        heights.setdefault(round(bar.get_x() + bar.get_width() / 2, 3), []).append(bar.get_height())
-    assert len(heights) == 10
-    for stack in heights.values():  # each day: 0.75 compute + 0.25 restart
-        assert sorted(stack) == pytest.approx([0.25, 0.75])
+    # one filled staircase per state, stacked: each day 0.75 compute, then 0.25 restart on top
+    stairs = {p.get_label(): p.get_data() for p in strip.patches}
+    assert sorted(stairs) == ["compute", "restart"]
+    for state, share, below in (("compute", 0.75, 0.0), ("restart", 0.25, 0.75)):
+        values, edges, baseline = stairs[state]
+        assert list(edges) == list(range(11))  # day boundaries
+        assert list(values - baseline) == pytest.approx([share] * 10)
+        assert list(baseline) == pytest.approx([below] * 10)
