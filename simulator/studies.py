@@ -207,9 +207,7 @@ class Optimum:
 class SearchPlan:
     """A search validated, nothing run yet (see :func:`optimize`)."""
 
-    source: str | Path | Mapping[str, Any]
-    sets: list[str]  # the overrides as ``--set`` texts, in order
-    scenario: Scenario
+    read: Source  # the source as read and overridden once: every evaluation starts from it
     key: str
     lo: float
     hi: float
@@ -219,7 +217,11 @@ class SearchPlan:
     integer: bool
     replications: int
     seed: int
-    read: Source  # the source as read and overridden once: every evaluation starts from it
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario as planned (before the searched key is set)."""
+        return self.read.scenario
 
     def run(self, jobs: int = 1, executor: Executor | None = None,
             info: RunInfo | None = None) -> Optimum:
@@ -246,8 +248,7 @@ class SearchPlan:
             best = search.run()
         if own:
             info.stop()
-        source = "<mapping>" if isinstance(self.source, Mapping) else str(self.source)
-        return Optimum(self.key, best, path_rows(search), self.scenario, source,
+        return Optimum(self.key, best, path_rows(search), self.scenario, self.read.label,
                        (self.lo, self.hi), self.objective, self.maximize,
                        [str(c) for c in self.constraints], self.integer, self.seed,
                        self.replications, info)
@@ -287,9 +288,9 @@ def plan_search(source: str | Path | Mapping[str, Any], key: str,
         problems += exc.problems
     if problems:
         raise ScenarioError(problems)
-    return SearchPlan(source, sets, base, key, float(lo), float(hi), objective,
-                      maximize, parsed, integer, replications or base.run.replications,
-                      base.run.seed if seed is None else seed, read)
+    return SearchPlan(read, key, float(lo), float(hi), objective, maximize, parsed, integer,
+                      replications or base.run.replications,
+                      base.run.seed if seed is None else seed)
 
 
 def optimize(source: str | Path | Mapping[str, Any], key: str, bounds: tuple[Any, Any] | str,
