@@ -126,6 +126,7 @@ class LocalExecutor(Executor):
             pool.shutdown(wait=True, cancel_futures=True)
             return
         workers = list((getattr(pool, "_processes", None) or {}).values())
+        results = getattr(pool, "_result_queue", None)  # shutdown() forgets it
         for proc in workers:
             proc.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
@@ -134,6 +135,13 @@ class LocalExecutor(Executor):
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.kill()
+        # A worker stopped while sending its result (a replication's probes weigh megabytes)
+        # leaves half a message in the result pipe, and the pool's manager thread waits for
+        # the rest for ever; Python joins that thread on exit, so the process would never end.
+        # This process holds the pipe's other write end: closing it ends that wait.
+        writer = getattr(results, "_writer", None)
+        if writer is not None:
+            writer.close()
 
 
 def _worker_start(parent_pid: int) -> None:

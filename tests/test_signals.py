@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from simulator import executors
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "100k_h100.yaml"
@@ -150,3 +154,39 @@ def test_an_interrupted_sweep_resumes_to_the_same_numbers(tmp_path: Path) -> Non
     assert "resuming: " in res.stderr
     assert "computed 4 of 4" not in res.stdout
     assert (out / "sweep.csv").read_text() == (whole / "sweep.csv").read_text()
+
+
+def _half_sent(scenario: dict, seed: object, replication: int, probes: bool) -> None:
+    """A task that begins sending a 1 MiB result and stops half-way, as a worker killed in the
+    middle of sending a large record does (replication 0's probes weigh about 1.5 MB)."""
+    frame = sys._getframe()
+    while frame.f_code.co_name != "_process_worker":
+        frame = frame.f_back
+    writer = frame.f_locals["result_queue"]._writer
+    writer._send(struct.pack("!i", 1 << 20) + bytes(4096))  # a message's header, then a part
+    Path(scenario["sent"]).touch()
+    time.sleep(600)
+
+
+def test_an_abort_while_a_result_is_half_sent_does_not_hang(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool's manager thread, waiting for the rest of a message from a worker now stopped,
+    must end with the abort: leaving, Python joins it, so a wait there hangs the exit of an
+    interrupted run (seen as a Ctrl-C that printed its message and never exited)."""
+    monkeypatch.setattr(executors, "run_one", _half_sent)
+    sent = tmp_path / "sent"
+    ex = executors.LocalExecutor(1)
+    ex.run([{"sent": str(sent)}], [executors.Task(0, np.random.SeedSequence(0), 0)])
+    pool = ex._pool
+    end = time.monotonic() + 30
+    while not sent.exists() and time.monotonic() < end:
+        time.sleep(0.01)
+    assert sent.exists()
+    time.sleep(0.2)  # the manager thread is now inside recv, for the rest of the message
+    manager, results = pool._executor_manager_thread, pool._result_queue
+    ex.close(abort=True)
+    manager.join(5.0)
+    stuck = manager.is_alive()
+    if stuck:  # let this test process end all the same
+        results._writer.close()
+    assert not stuck, "the pool's manager thread still waits for the half-sent result"
