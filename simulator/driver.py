@@ -61,18 +61,14 @@ class FailureDriver:
             if memoryless:
                 self.source.returned_to_service(cause, unit, self.env.now)
             else:
-                broken = fleet.replica_losses
                 fleet.fail(cause, unit)
-                job.lost_node_in_restart(self._names[cause], self._per[cause],
-                                         fleet.replica_losses > broken)
+                job.lost_node_in_restart(self._names[cause], self._per[cause], fleet.broken)
         elif hit and job.state in ("waiting", "detect"):  # already stopped: no new stop
             fleet.fail(cause, unit)
             job.failed_while_waiting(self._names[cause])
         elif hit and job.interruptible():
-            broken = fleet.replica_losses
             took = fleet.fail(cause, unit)
-            job.failure(self._names[cause], took, fleet.replica_losses > broken,
-                        self._per[cause])
+            job.failure(self._names[cause], took, bool(fleet.broken), self._per[cause])
         else:
             fleet.fail(cause, unit)
 

@@ -72,7 +72,8 @@ class Fleet:
         # replicas: each job node fills a slot; a replica is out while any slot is vacant
         self.replicas = replicas or 0
         self.replicas_down = 0
-        self.replica_losses = 0  # replicas broken so far (even if a spare mended them at once)
+        #: replicas the latest failure broke (a spare may have mended them at once)
+        self.broken: list[int] = []
         #: called with the share of replicas up when it changes (an elastic job listens)
         self.on_width: Callable[[float], None] | None = None
         # imperfect repair and retirement (see :mod:`simulator.badnodes`)
@@ -141,6 +142,10 @@ class Fleet:
         held = tuple([g.job_nodes - d for g, d in zip(self.groups, self.deficit, strict=True)])
         return held, tuple([len(f) for f in self.free])
 
+    def replica_out(self, replica: int) -> bool:
+        """Whether the replica (an index of the elastic job's) misses a node."""
+        return self._gaps[replica] > 0
+
     @property
     def replicas_up(self) -> int:
         """Replicas with every node (all of the job's nodes form one when not tracked)."""
@@ -168,6 +173,8 @@ class Fleet:
         repair_s = self._repair_draws[cause]()
         self.source.returned_to_service(cause, unit, self.env.now + repair_s)
         self.failures += 1
+        if self.broken:
+            self.broken = []
         if repair_s <= 0.0:
             return False  # e.g. a software fault: the job restarts on the same machines
         self._take_down(cause, unit, repair_s)
@@ -348,7 +355,7 @@ class Fleet:
         r = slot // self._per_replica
         self._gaps[r] += 1
         if self._gaps[r] == 1:
-            self.replica_losses += 1
+            self.broken.append(r)
             self.replicas_down += 1
             if self.on_width is not None:
                 self.on_width(self.width)

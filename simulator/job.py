@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -93,6 +93,7 @@ class Job:
     _next_planned: float = float("inf")
     _ready: simpy.Event | None = None
     _deferred: str | None = None  # a node lost during an immune restart, settled at its end
+    _deferred_replicas: list[int] = field(default_factory=list)  # replicas it broke (elastic)
     _recover_s: float = 0.0  # length of the restart under way (full, swap or reconfigure)
     _after_detect: str = RESTART  # where a detection stall leads
     _restore_s: float = 0.0  # extra restart time to restore from the tier rolled back to
@@ -147,14 +148,17 @@ class Job:
             self.process.interrupt(WIDTH)
 
     def lost_node_in_restart(self, cause: str, per: str = "node",
-                             replica_lost: bool = True) -> None:
+                             broke: Sequence[int] = ()) -> None:
         """A node the job holds went down during an immune restart (a replayed or aging
         failure, which cannot be dropped as a memoryless one can): the restart goes on, and if
         no spare took the node's place by its end, the job waits for it and restarts again,
         rolling back as for a failure of that unit's kind (``per``: a rack takes peer copies).
-        An elastic job re-plans only if the node broke a replica it was restarting with."""
-        if self._elastic and not replica_lost:
-            return
+        An elastic job re-plans only if the node broke a replica it was restarting with
+        (``broke``: their indices) and that replica is still out at the restart's end."""
+        if self._elastic:
+            if not broke:
+                return
+            self._deferred_replicas += broke
         if self._deferred is None:
             self._deferred = cause
             self._took_node, self._per = True, per
@@ -301,10 +305,19 @@ class Job:
                 state = RAMP if p.ramp_s > 0 else COMPUTE
                 if self._deferred is not None:
                     cause, self._deferred = self._deferred, None
-                    if self.fleet.missing:
+                    if self._still_short():
                         copies.since = since
                         state = self._interrupted(cause)
                         since = copies.since
+
+    def _still_short(self) -> bool:
+        """At the end of a restart during which a node was lost: whether the job still misses
+        it (an elastic job: whether a replica it broke is still out; a spare, or a node back
+        from repair, may have filled its place meanwhile)."""
+        if not self._elastic:
+            return self.fleet.missing > 0
+        broke, self._deferred_replicas = self._deferred_replicas, []
+        return any(self.fleet.replica_out(r) for r in broke)
 
     def _finish(self) -> None:
         env = self.env
@@ -324,7 +337,8 @@ class Job:
         led.slow += elapsed * rate * width * (1.0 - 1.0 / slow)
 
     def _book(self, state: str, elapsed: float) -> None:
-        """Add time spent in ``state`` to the ledger."""
+        """Add time spent in ``state`` to the ledger (each state has its field, by name), and
+        a stall's or a wait's to the cause being recovered from."""
         led = self.ledger
         if state == COMPUTE:
             rate = self.params.compute_rate
@@ -336,26 +350,12 @@ class Job:
             led.checkpoint += elapsed
             if not self.copies.single:
                 self.copies.book_write(elapsed)
-        elif state == DETECT:
-            led.detect += elapsed
+        else:  # detect, restart, ramp, waiting, outage
+            setattr(led, state, getattr(led, state) + elapsed)
             if self._blame is not None:
-                self.restart_by_cause[self._blame] += elapsed
-        elif state == RESTART:
-            led.restart += elapsed
-            if self._blame is not None:
-                self.restart_by_cause[self._blame] += elapsed
-        elif state == RAMP:
-            led.ramp += elapsed
-            if self._blame is not None:
-                self.restart_by_cause[self._blame] += elapsed
-        elif state == WAITING:
-            led.waiting += elapsed
-            if self._blame is not None:
-                self.down_by_cause[self._blame] += elapsed
-        elif state == OUTAGE:
-            led.outage += elapsed
-            if self._blame is not None:
-                self.down_by_cause[self._blame] += elapsed
+                by_cause = self.down_by_cause if state in (WAITING, OUTAGE) \
+                    else self.restart_by_cause
+                by_cause[self._blame] += elapsed
 
     def _interrupted(self, cause: str) -> str:
         """The next state after an interruption: detection first if the cause has one, then

@@ -113,6 +113,40 @@ def test_a_node_lost_during_an_elastic_reconfiguration_stops_the_job_only_if_it_
     assert ledger_hours(rec) == pytest.approx(rec.wall_clock_days * 24, rel=1e-12)
 
 
+def test_a_replica_broken_and_mended_within_an_elastic_reconfiguration_costs_no_second_one(
+        tmp_path: Path) -> None:
+    """8 nodes in 4 replicas of 2, no spares, immune restarts. Node 0 fails for good at 2 h:
+    replica 0 is dropped (5 min). Node 2 fails at 3 h with a 3 min repair: replica 1 is
+    dropped, reconfiguring until 3 h 05. Inside that, node 4 fails for good at 3 h 01 and
+    breaks replica 2; node 2, back at 3 h 03, fills the vacancy, so at 3 h 05 the job has the
+    two replicas it reconfigured with. Work: 2 h, then 55 min at rate 3/4, then the 7.3125 h
+    left at rate 1/2: 17 h 42.5 min, two reconfigurations. Judging by the job's missing
+    nodes (replicas 0 and 1 are still out), a third one was counted."""
+    (tmp_path / "events.csv").write_text(
+        "2 h,node_fault,0\n180 min,quick_fault,2\n181 min,node_fault,4\n")
+    data = {
+        "name": "mended",
+        "cluster": {"gpus": 64, "gpus_per_node": 8, "spare_nodes": 0, "repair_time": "1000 d"},
+        "failures": {"causes": [{"name": "node_fault", "per": "node", "mtbf": "1 yr"},
+                                {"name": "quick_fault", "per": "node", "mtbf": "1 yr",
+                                 "repair_time": "3 min"}],
+                     "trace": "events.csv"},
+        "job": {"work": "10 h", "checkpoint": {"interval": "1 h", "write_time": 0},
+                "restart": {"time": "30 min", "failures_during_restart": False},
+                "recovery": ELASTIC},
+        "run": {"horizon": "30 d"},
+    }
+    path = tmp_path / "mended.yaml"
+    path.write_text(yaml.safe_dump(data))
+    rec = simulate(load_scenario(path), np.random.SeedSequence(0))
+    assert rec.hardware_failures == 3
+    assert rec.interruptions == 2
+    assert rec.restart_hours == pytest.approx(10 / 60, abs=1e-9)
+    assert rec.lost_work_hours == 0.0
+    assert rec.wall_clock_days * 24 == pytest.approx(3 + 5 / 60 + 7.3125 / 0.5, abs=1e-9)
+    assert ledger_hours(rec) == pytest.approx(rec.wall_clock_days * 24, rel=1e-12)
+
+
 def test_hot_swap_matches_the_renewal_form_with_the_swap_time() -> None:
     """Every failure takes its node out and a spare is always free: each recovery is a swap,
     so ETTR is Daly's with R = swap time (2 min), not the 30 min full restart."""
