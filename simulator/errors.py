@@ -10,3 +10,8 @@ class ScenarioError(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without returning its replication (killed from outside, e.g. by
+    the out-of-memory killer): the run cannot finish (the command line exits 1)."""

@@ -21,12 +21,14 @@ import signal
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from simulator.config import Scenario
+from simulator.errors import WorkerDied
 from simulator.model import simulate
 from simulator.records import ReplicationRecord
 from simulator.runner import run_one, simulate_one
@@ -116,7 +118,9 @@ class LocalExecutor(Executor):
         pool = self._pool
         futures = {pool.submit(run_one, scenarios[t.scenario], t.seed, t.replication,
                                t.probes): k for k, t in enumerate(tasks)}
-        return _drain(futures)
+        # the pool forgets its workers when it breaks; this dict stays, to say how they ended
+        workers = getattr(pool, "_processes", None)
+        return _drain(futures, {} if workers is None else workers)
 
     def close(self, abort: bool = False) -> None:
         pool, self._pool = self._pool, None
@@ -156,16 +160,40 @@ def _worker_start(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _drain(futures: dict[Future, int]) -> Iterator[tuple[int, ReplicationRecord]]:
+def _drain(futures: dict[Future, int],
+           workers: dict[int, Any]) -> Iterator[tuple[int, ReplicationRecord]]:
     pending = set(futures)
     try:
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                yield futures[fut], fut.result()
+                try:
+                    record = fut.result()
+                except BrokenProcessPool:
+                    raise WorkerDied(_death(list(workers.values()))) from None
+                yield futures[fut], record
     finally:  # an error or an abandoned iterator: drop what has not started
         for fut in pending:
             fut.cancel()
+
+
+def _death(workers: list[Any]) -> str:
+    """What to tell of a broken pool: how its first worker to die ended. (The pool then
+    stops the others with SIGTERM, so a SIGTERM is named only if nothing else is seen.)"""
+    deadline = time.monotonic() + 1.0  # the pool is stopping (and reaping) them meanwhile
+    while any(p.exitcode is None for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    codes = [p.exitcode for p in workers if p.exitcode not in (None, 0)]
+    code = next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
+    if code is None:
+        how = "ended"
+    elif code < 0:
+        how = f"was killed by {signal.Signals(-code).name}"
+    else:
+        how = f"exited with status {code}"
+    hint = (" (on Linux, the out-of-memory killer sends SIGKILL: try fewer workers with -j)"
+            if code == -signal.SIGKILL else "")
+    return f"a worker process {how} before returning its replication{hint}"
 
 
 class DaskExecutor(Executor):

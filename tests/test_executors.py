@@ -4,6 +4,8 @@ process pool and on a Dask distributed cluster."""
 from __future__ import annotations
 
 import csv
+import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -243,3 +245,26 @@ def test_progress_bars_off_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not progress_enabled()
     with progress_bar("x", None) as advance:
         advance(1)  # a no-op off a terminal, also without a total
+
+
+def _killed_at_1(scenario: dict[str, Any], seed: Any, replication: int, probes: bool) -> Any:
+    """Replication 1's worker is killed from outside (as the out-of-memory killer does)."""
+    if replication == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_one(scenario, seed, replication, probes)
+
+
+def test_a_killed_worker_ends_the_run_with_a_message_and_no_folder(
+        scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broken pool used to escape as a traceback; now exit 1, one line saying which
+    signal killed the worker, and no output folder."""
+    monkeypatch.setattr(executors, "run_one", _killed_at_1)
+    out = tmp_path / "out"
+    result = invoke("run", scenario, "-r", 3, "-j", 2, "--no-plots", "-o", out)
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert "a worker process was killed by SIGKILL before returning its replication" \
+        in result.stderr
+    assert "out-of-memory" in result.stderr
+    assert not out.exists()

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
-from simulator.errors import ScenarioError
+from simulator.errors import ScenarioError, WorkerDied
 from simulator.limits import MAX_REPLICATIONS
 from simulator.outdir import OutputError, OutputFolder
 
@@ -200,6 +200,11 @@ def output_folder(out_dir: Path, keep_partial: bool = False) -> Iterator[OutputF
         err.print(f"stopped before the end: {out_dir} keeps its previous contents{kept}",
                   markup=False, highlight=False)
         raise
+    except WorkerDied as exc:
+        kept = "; finished sweep points are kept" if keep_partial else ""
+        err.print(f"dcsim: {exc}; {out_dir} keeps its previous contents{kept}", markup=False,
+                  highlight=False)
+        raise typer.Exit(1) from None
     except OSError as exc:
         err.print(f"{out_dir}: cannot write the results: {exc.strerror or exc}; the previous "
                   f"contents of the folder are unchanged", markup=False, highlight=False)
