@@ -37,6 +37,8 @@ EXECUTORS = ("local", "dask")
 #: how long aborted workers get to exit after SIGTERM before SIGKILL (s)
 ABORT_GRACE_S = 1.0
 _PR_SET_PDEATHSIG = 1  # Linux prctl option: signal this process when its parent dies
+#: how often a local run checks that its workers are alive (s)
+WATCH_S = 1.0
 #: how long to wait for a Dask scheduler before giving up (s)
 CONNECT_TIMEOUT_S = 10.0
 
@@ -165,7 +167,13 @@ def _drain(futures: dict[Future, int],
     pending = set(futures)
     try:
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=WATCH_S, return_when=FIRST_COMPLETED)
+            if not done and any(p.exitcode is not None for p in list(workers.values())):
+                # A pool's workers never end by themselves. The pool fails the tasks of one
+                # that died within moments, except if it died sending its result: the pool
+                # then waits for the rest of that message for ever (leaving, the executor
+                # unblocks it).
+                raise WorkerDied(_death(list(workers.values())))
             for fut in done:
                 try:
                     record = fut.result()

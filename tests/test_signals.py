@@ -11,6 +11,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 
 from simulator import executors
+from simulator.errors import WorkerDied
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "100k_h100.yaml"
@@ -165,6 +167,8 @@ def _half_sent(scenario: dict, seed: object, replication: int, probes: bool) -> 
     writer = frame.f_locals["result_queue"]._writer
     writer._send(struct.pack("!i", 1 << 20) + bytes(4096))  # a message's header, then a part
     Path(scenario["sent"]).touch()
+    if scenario.get("die"):
+        os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(600)
 
 
@@ -190,3 +194,35 @@ def test_an_abort_while_a_result_is_half_sent_does_not_hang(
     if stuck:  # let this test process end all the same
         results._writer.close()
     assert not stuck, "the pool's manager thread still waits for the half-sent result"
+
+
+def test_a_worker_killed_while_sending_its_result_ends_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed half-way through sending its result (by the out-of-memory killer, say)
+    left the pool waiting for the rest, and the run waiting for the pool, for ever. Now the
+    run ends with WorkerDied naming the signal, and the pool's manager thread ends too."""
+    monkeypatch.setattr(executors, "run_one", _half_sent)
+    ex = executors.LocalExecutor(1)
+    outcome: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            with ex:
+                executors.run_tasks(ex, [{"sent": str(tmp_path / "sent"), "die": True}],
+                                    [executors.Task(0, np.random.SeedSequence(0), 0)])
+        except BaseException as exc:  # whatever ended it is the result
+            outcome.append(exc)
+
+    driver = threading.Thread(target=go, daemon=True)
+    driver.start()
+    while ex._pool is None and driver.is_alive():
+        time.sleep(0.01)
+    pool = ex._pool
+    manager, results = pool._executor_manager_thread, pool._result_queue
+    driver.join(30.0)
+    manager.join(5.0)
+    if manager.is_alive():  # let this test process end all the same
+        results._writer.close()
+    assert outcome and isinstance(outcome[0], WorkerDied), outcome
+    assert "killed by SIGKILL" in str(outcome[0])
+    assert not manager.is_alive()
