@@ -20,7 +20,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +39,11 @@ ABORT_GRACE_S = 1.0
 _PR_SET_PDEATHSIG = 1  # Linux prctl option: signal this process when its parent dies
 #: how often a local run checks that its workers are alive (s)
 WATCH_S = 1.0
+#: a local Dask cluster without its web dashboard. (``dashboard_address=None`` only drops the
+#: dashboard's pages: the scheduler still serves HTTP on port 8787, and warns when that port
+#: is taken, by a second run for one.) Any free loopback port, then.
+NO_DASHBOARD: dict[str, Any] = {"dashboard_address": "127.0.0.1:0",
+                                "scheduler_kwargs": {"dashboard": False}}
 #: how long to wait for a Dask scheduler before giving up (s)
 CONNECT_TIMEOUT_S = 10.0
 
@@ -229,8 +234,7 @@ class DaskExecutor(Executor):
                 previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
                 try:
                     self._cluster = distributed.LocalCluster(
-                        n_workers=jobs, threads_per_worker=1, processes=True,
-                        dashboard_address=None)
+                        n_workers=jobs, threads_per_worker=1, processes=True, **NO_DASHBOARD)
                 finally:
                     signal.signal(signal.SIGINT, previous)
                 address = self._cluster.scheduler_address
@@ -241,6 +245,10 @@ class DaskExecutor(Executor):
             raise ExecutorError(f"--scheduler {address}: cannot connect to the Dask scheduler "
                                 f"({type(exc).__name__}: {exc})") from None
         self._as_completed = distributed.as_completed
+        from distributed.scheduler import KilledWorker
+
+        # a task whose workers kept dying, or one cancelled by the scheduler (its input lost)
+        self._died = (KilledWorker, CancelledError)
         where = "a local Dask cluster" if self._cluster is not None else address
         self.description = f"dask at {where}"
         self.address = address
@@ -249,15 +257,22 @@ class DaskExecutor(Executor):
             tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationRecord]]:
         client = self._client
         used = sorted({t.scenario for t in tasks})
-        # each scenario travels to the cluster once, not once per replication
-        shipped = dict(zip(used, client.scatter([scenarios[k] for k in used]), strict=True))
+        # each scenario travels to the cluster once, not once per replication, to every
+        # worker: a worker that dies then loses no input, and its tasks are retried elsewhere
+        shipped = dict(zip(used, client.scatter([scenarios[k] for k in used], broadcast=True),
+                           strict=True))
         futures = {client.submit(run_one, shipped[t.scenario], t.seed, t.replication,
                                  t.probes, pure=False): k for k, t in enumerate(tasks)}
 
         def iterate() -> Iterator[tuple[int, ReplicationRecord]]:
             try:
                 for fut in self._as_completed(list(futures), loop=client.loop):
-                    yield futures[fut], fut.result()
+                    try:
+                        record = fut.result()
+                    except self._died as exc:
+                        raise WorkerDied(f"a Dask worker process died before returning a "
+                                         f"replication ({type(exc).__name__}: {exc})") from None
+                    yield futures[fut], record
             finally:
                 client.cancel(list(futures))
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import os
 import signal
+import socket
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,7 +139,7 @@ def test_j_n_runs_every_replication_in_the_n_workers(scenario: Path, tmp_path: P
 def dask_cluster() -> Iterator[str]:
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       **executors.NO_DASHBOARD)
     try:
         yield cluster.scheduler_address
     finally:
@@ -268,3 +270,46 @@ def test_a_killed_worker_ends_the_run_with_a_message_and_no_folder(
         in result.stderr
     assert "out-of-memory" in result.stderr
     assert not out.exists()
+
+
+def _killed(scenario: Any, seed: Any, replication: int, probes: bool) -> Any:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_dask_worker_killed_ends_the_run_with_a_message(
+        scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker that takes the task dies: Dask gives up (its input is lost, or the task
+    killed too many workers). That ended in a traceback; now exit 1 and one line."""
+    pytest.importorskip("distributed")
+    cloudpickle = pytest.importorskip("cloudpickle")
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import it
+    try:
+        monkeypatch.setattr(executors, "run_one", _killed)
+        out = tmp_path / "out"
+        result = invoke("run", scenario, "-r", 2, "-j", 2, "--no-plots", "--executor", "dask",
+                        "-o", out)
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert "dcsim: a Dask worker process died before returning a replication" in result.stderr
+    assert not out.exists()
+
+
+def test_a_local_dask_cluster_takes_no_fixed_port() -> None:
+    """Two runs at once each start a local Dask cluster: neither may claim port 8787 (the
+    second one warned that it was taken)."""
+    pytest.importorskip("distributed")
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", 8787))
+        except OSError:
+            pytest.skip("port 8787 is in use here")
+        taken.listen()
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with executors.DaskExecutor(None, 1) as ex:
+                port = ex._cluster.scheduler.http_server.port
+    assert port != 8787
+    assert not [w for w in seen if "8787" in str(w.message)], [str(w.message) for w in seen]
