@@ -313,3 +313,33 @@ def test_a_local_dask_cluster_takes_no_fixed_port() -> None:
                 port = ex._cluster.scheduler.http_server.port
     assert port != 8787
     assert not [w for w in seen if "8787" in str(w.message)], [str(w.message) for w in seen]
+
+
+def _killed_once(scenario: Any, seed: Any, replication: int, probes: bool) -> Any:
+    """The first attempt at replication 1 kills its worker (a marker file says it happened)."""
+    marker = Path(os.environ["DCSIM_TEST_MARKER"])
+    if replication == 1 and not marker.exists():
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_one(scenario, seed, replication, probes)
+
+
+def test_a_dask_run_survives_a_worker_that_dies_once(
+        scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask retries the task of a worker that died on another worker, which has the scenario
+    too (sent to one worker only, it died with it and the run failed): same numbers as -j 1."""
+    pytest.importorskip("distributed")
+    cloudpickle = pytest.importorskip("cloudpickle")
+    ok(invoke("run", scenario, "-r", 3, "-j", 1, "--no-plots", "-o", tmp_path / "serial"))
+    monkeypatch.setenv("DCSIM_TEST_MARKER", str(tmp_path / "died"))
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        monkeypatch.setattr(executors, "run_one", _killed_once)
+        result = invoke("run", scenario, "-r", 3, "-j", 2, "--no-plots", "--executor", "dask",
+                        "-o", tmp_path / "dask")
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    ok(result)
+    assert (tmp_path / "died").exists()
+    assert numbers(tmp_path / "dask" / "replications.csv") == \
+        numbers(tmp_path / "serial" / "replications.csv")
