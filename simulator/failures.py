@@ -171,9 +171,9 @@ class WeibullStream:
 
     def __init__(self, index: int, cause: CauseSpec, rng: np.random.Generator, stationary: bool,
                  horizon_s: float = INF):
-        self.index = index
         import numpy as np
 
+        self.index = index
         dist = Weibull(cause.weibull_shape or 1.0, 1.0 / cause.rate_per_s)
         if cause.units >= THINNED_FROM_UNITS:
             inside, kept = _first_inside(dist, rng, cause.units, horizon_s, stationary)

@@ -244,6 +244,12 @@ class Source(NamedTuple):
     label: str  # the file's path, or "<mapping>", for messages
     folder: Path  # where relative paths in it start
 
+    def varied(self, values: Iterable[tuple[str, Any]], what: str) -> Scenario:
+        """This source with each (dotted key, value) set, validated; ``what`` names the
+        variant in messages (a sweep point, a value tried by a search)."""
+        return validate_data(apply_overrides(self.data, values), f"{self.label} ({what})",
+                             self.folder)
+
 
 def read_source(source: str | Path | Mapping[str, Any], overrides: Sequence[str] = ()
                 ) -> Source:

@@ -229,7 +229,6 @@ class SearchPlan:
         from simulator.comparison import run_compare
         from simulator.executors import executor_or_local
         from simulator.goalseek import Search, path_rows
-        from simulator.loader import apply_overrides, validate_data
 
         own = info is None  # a clock the caller passed is the caller's to stop
         info = RunInfo(jobs) if info is None else info
@@ -238,9 +237,7 @@ class SearchPlan:
 
             def records(x: float) -> list[ReplicationRecord]:
                 value = int(x) if self.integer else x
-                read = self.read
-                data = apply_overrides(read.data, [(self.key, value)])
-                scenario = validate_data(data, f"{read.label} ({self.key}={value})", read.folder)
+                scenario = self.read.varied([(self.key, value)], f"{self.key}={value}")
                 return run_compare([scenario], self.seed, self.replications, ex)[0]
 
             search = Search(self.key, self.lo, self.hi, self.objective, self.maximize,

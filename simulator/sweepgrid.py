@@ -31,10 +31,8 @@ from simulator.config import Scenario
 from simulator.executors import Executor, Task
 from simulator.loader import (
     ScenarioError,
-    apply_overrides,
     read_source,
     resolved_dict,
-    validate_data,
 )
 from simulator.output import atomic_write_text
 from simulator.records import METRICS, ReplicationRecord, metric_range
@@ -181,14 +179,14 @@ class Sweep:
     def __init__(self, source: Path | Mapping[str, Any], sets: Sequence[str],
                  specs: Sequence[ParamSpec], zip_: bool, seed: int | None,
                  replications: int | None):
-        src = read_source(source, sets)
-        self.label, self.folder = src.label, src.folder
+        src = self.source = read_source(source, sets)
+        self.label = src.label
         #: further folders whose points/ a resumed sweep reuses (the previous result folder)
         self.also_read: list[Path] = []
         self.specs = list(specs)
         self.zip = zip_
         self._seed, self._replications = seed, replications
-        self.base_data, self.base = src.data, src.scenario
+        self.base = src.scenario
         problems: dict[str, str] = {}
         self.points: list[SweepPoint] = []
         for k, overrides in enumerate(combinations(self.specs, zip_)):
@@ -212,11 +210,10 @@ class Sweep:
     def make_point(self, index: int, overrides: dict[str, Any]) -> SweepPoint:
         """Validate the base scenario with ``overrides``; ScenarioError names the point."""
         try:
-            data = apply_overrides(self.base_data, overrides.items())
-        except ScenarioError as exc:
-            raise ScenarioError([p.replace("--set ", "--param ", 1) for p in exc.problems]) from None
-        scenario = validate_data(data, f"{self.label} (point {describe(overrides)})",
-                                 self.folder)
+            scenario = self.source.varied(overrides.items(), f"point {describe(overrides)}")
+        except ScenarioError as exc:  # a key that does not fit the file's shape: a --param's
+            raise ScenarioError([p.replace("--set ", "--param ", 1) if p.startswith("--set ")
+                                 else p for p in exc.problems]) from None
         resolved = resolved_dict(scenario)
         seed = scenario.run.seed if self._seed is None else self._seed
         n = scenario.run.replications if self._replications is None else self._replications
