@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -204,22 +205,23 @@ def test_a_worker_killed_while_sending_its_result_ends_the_run(
     monkeypatch.setattr(executors, "run_one", _half_sent)
     ex = executors.LocalExecutor(1)
     outcome: list[BaseException] = []
+    internals: list[Any] = []  # the pool's manager thread and result queue, once submitted
 
     def go() -> None:
         try:
             with ex:
-                executors.run_tasks(ex, [{"sent": str(tmp_path / "sent"), "die": True}],
-                                    [executors.Task(0, np.random.SeedSequence(0), 0)])
+                records = ex.run([{"sent": str(tmp_path / "sent"), "die": True}],
+                                 [executors.Task(0, np.random.SeedSequence(0), 0)])
+                internals.extend([ex._pool._executor_manager_thread, ex._pool._result_queue])
+                for _ in records:
+                    pass
         except BaseException as exc:  # whatever ended it is the result
             outcome.append(exc)
 
     driver = threading.Thread(target=go, daemon=True)
     driver.start()
-    while ex._pool is None and driver.is_alive():
-        time.sleep(0.01)
-    pool = ex._pool
-    manager, results = pool._executor_manager_thread, pool._result_queue
     driver.join(30.0)
+    manager, results = internals
     manager.join(5.0)
     if manager.is_alive():  # let this test process end all the same
         results._writer.close()
